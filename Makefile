@@ -1,0 +1,58 @@
+# The two commands: `make run` and `make test`. Everything else is a helper for them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install migrate seed lint fmt typecheck bench clean ci
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
+	@$(PY) -c "import django, celery, rest_framework" || { echo "dependency install failed" >&2; exit 1; }
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(PY) manage.py migrate --no-input -v 0
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+run: seed
+	$(PY) manage.py collectstatic --no-input -v 0
+	@echo ""
+	@echo "  Web UI        http://127.0.0.1:$(PORT)/"
+	@echo "  Admin         http://127.0.0.1:$(PORT)/admin/      (operator / operator-demo-pass)"
+	@echo "  API docs      http://127.0.0.1:$(PORT)/api/v1/docs/"
+	@echo "  Checkpoint    http://127.0.0.1:$(PORT)/api/v1/ledger/checkpoint"
+	@echo "  Readiness     http://127.0.0.1:$(PORT)/readyz"
+	@echo ""
+	PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.dev start
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: install
+	$(VENV)/bin/mypy config institutions ledger kyc settlement remittance partner_sdk
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run -v 1
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf var/ .pytest_cache

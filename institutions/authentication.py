@@ -1,0 +1,32 @@
+"""DRF authentication by institution API key: `Authorization: Bearer rk_…`.
+
+`request.user` is the Institution; `request.auth` is the ApiCredential."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import authentication, exceptions
+
+from institutions.services import api_credential_authenticate
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request: Any) -> tuple[Any, Any] | None:
+        header = authentication.get_authorization_header(request).decode(errors="replace")
+        if not header:
+            return None
+        scheme, _, key = header.partition(" ")
+        if scheme != self.keyword or not key.strip():
+            raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <api key>'.")
+        credential = api_credential_authenticate(api_key=key.strip())
+        if credential is None:
+            raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
+        institution = credential.institution
+        institution.is_authenticated = True  # type: ignore[attr-defined]
+        return institution, credential
+
+    def authenticate_header(self, request: Any) -> str:
+        return self.keyword

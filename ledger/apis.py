@@ -1,0 +1,135 @@
+"""The ledger's public read API and the witnesses' cosignature endpoint (thin views)."""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ledger import serializers as s
+from ledger.selectors import log as selectors
+from ledger.services.log import cosignature_add
+
+
+class CheckpointApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Latest signed checkpoint (C2SP signed note) with witness cosignatures",
+        responses={(200, "text/plain"): str},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        checkpoint = selectors.checkpoint_latest()
+        if checkpoint is None:
+            raise selectors.LogEmpty()
+        return HttpResponse(
+            selectors.checkpoint_note_with_cosignatures(checkpoint),
+            content_type="text/plain; charset=utf-8",
+        )
+
+
+class InclusionProofApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="RFC 9162 inclusion proof",
+        parameters=[s.InclusionQuery],
+        responses=s.InclusionProofOut,
+    )
+    def get(self, request: Request) -> Response:
+        query = s.InclusionQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        proof = selectors.inclusion_proof(
+            index=query.validated_data["index"], size=query.validated_data["tree_size"]
+        )
+        return Response(
+            {
+                "index": proof.index,
+                "tree_size": proof.tree_size,
+                "leaf_hash": s.b64(proof.leaf_hash),
+                "hashes": [s.b64(h) for h in proof.hashes],
+            }
+        )
+
+
+class ConsistencyProofApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="RFC 9162 consistency proof",
+        parameters=[s.ConsistencyQuery],
+        responses=s.ConsistencyProofOut,
+    )
+    def get(self, request: Request) -> Response:
+        query = s.ConsistencyQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        proof = selectors.consistency_proof(
+            first=query.validated_data["first"], second=query.validated_data["second"]
+        )
+        return Response(
+            {
+                "first": proof.first,
+                "second": proof.second,
+                "hashes": [s.b64(h) for h in proof.hashes],
+            }
+        )
+
+
+class EntriesApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="Log entries (exact leaf bytes as JSON values) from `start`",
+        parameters=[
+            OpenApiParameter("start", int, description="first seq"),
+            OpenApiParameter("limit", int, description="at most 1000"),
+        ],
+        responses=s.EntriesOut,
+    )
+    def get(self, request: Request) -> Response:
+        query = s.EntriesQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        entries = selectors.entries_page(**query.validated_data)
+        return Response(
+            {
+                "tree_size": selectors.tree_size(),
+                "entries": [
+                    {
+                        "seq": e.seq,
+                        "leaf": bytes(e.leaf).decode(),
+                        "entry": json.loads(bytes(e.leaf)),
+                    }
+                    for e in entries
+                ],
+            }
+        )
+
+
+class CosignatureApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="Submit a witness cosignature for a published checkpoint",
+        request=s.CosignatureIn,
+        responses={201: s.CosignatureOut},
+    )
+    def post(self, request: Request) -> Response:
+        body = s.CosignatureIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        cosignature = cosignature_add(
+            institution=request.user,
+            checkpoint_text=body.validated_data["checkpoint"],
+            cosignature_line=body.validated_data["cosignature"],
+        )
+        return Response(
+            {"tree_size": cosignature.checkpoint.tree_size, "witness": request.user.code},
+            status=201,
+        )

@@ -1,0 +1,137 @@
+"""Reads of the signed log: checkpoints, proofs, entries, export material."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Max, Q
+
+from config.errors import DomainError
+from institutions.models import SigningKey
+from institutions.selectors import operator_get, signing_keys_all
+from ledger.models import Checkpoint, Entry, TreeNode
+from partner_sdk import merkle
+
+
+class BadProofRequest(DomainError):
+    code, status, title = "invalid_proof_request", 400, "Invalid proof request"
+
+
+class LogEmpty(DomainError):
+    code, status, title = "log_empty", 404, "The log has no checkpoint yet"
+
+
+def checkpoint_latest() -> Checkpoint | None:
+    return Checkpoint.objects.order_by("-tree_size").first()
+
+
+def checkpoint_note_with_cosignatures(checkpoint: Checkpoint) -> str:
+    """The signed note: body, blank line, the operator's line, then every witness's line."""
+    lines = [checkpoint.signature_line.rstrip("\n")]
+    lines += [
+        c.signature_line.rstrip("\n") for c in checkpoint.cosignatures.order_by("institution_id")
+    ]
+    return checkpoint.body + "\n" + "".join(line + "\n" for line in lines)
+
+
+def tree_size() -> int:
+    return Checkpoint.objects.aggregate(n=Max("tree_size"))["n"] or 0
+
+
+def tree_nodes_get(wanted: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """Stored perfect-subtree hashes for the given (level, index) positions, in one query."""
+    if not wanted:
+        return {}
+    query = Q()
+    for level, index in dict.fromkeys(wanted):
+        query |= Q(level=level, index=index)
+    return {
+        (lvl, idx): bytes(h)
+        for lvl, idx, h in TreeNode.objects.filter(query).values_list("level", "index", "hash")
+    }
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    index: int
+    tree_size: int
+    leaf_hash: bytes
+    hashes: list[bytes]
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    first: int
+    second: int
+    hashes: list[bytes]
+
+
+def inclusion_proof(*, index: int, size: int) -> InclusionProof:
+    """Audit path for leaf `index` in the tree of `size` leaves: one query, O(log n) rows."""
+    current = tree_size()
+    if size < 1 or size > current:
+        raise BadProofRequest(f"tree_size must be between 1 and {current}")
+    if index < 0 or index >= size:
+        raise BadProofRequest("index must be at least 0 and less than tree_size")
+    needed = merkle.inclusion_proof_nodes(index, size)
+    found = tree_nodes_get([*needed, (0, index)])
+    return InclusionProof(
+        index=index,
+        tree_size=size,
+        leaf_hash=found[(0, index)],
+        hashes=merkle.inclusion_proof_from_nodes(index, size, found),
+    )
+
+
+def consistency_proof(*, first: int, second: int) -> ConsistencyProof:
+    current = tree_size()
+    if second < 1 or second > current:
+        raise BadProofRequest(f"second must be between 1 and {current}")
+    if first < 1 or first > second:
+        raise BadProofRequest("first must be at least 1 and at most second")
+    found = tree_nodes_get(merkle.consistency_proof_nodes(first, second))
+    return ConsistencyProof(
+        first=first, second=second, hashes=merkle.consistency_proof_from_nodes(first, second, found)
+    )
+
+
+def entries_page(*, start: int, limit: int) -> list[Entry]:
+    return list(Entry.objects.filter(seq__gte=start).order_by("seq")[:limit])
+
+
+def entry_for_statement(*, statement_ref: int) -> Entry | None:
+    return Entry.objects.filter(statement_ref=statement_ref).first()
+
+
+def entries_leaves(*, up_to: int) -> Iterator[bytes]:
+    """Leaf bytes in seq order, streamed from the database with a server-side cursor."""
+    for leaf in (
+        Entry.objects.filter(seq__lt=up_to).order_by("seq").values_list("leaf", flat=True)
+    ).iterator(chunk_size=5000):
+        yield bytes(leaf)
+
+
+def export_keys() -> dict:
+    """keys.json (DESIGN.md §4): the checkpoint key and every institution key that ever signed."""
+    import base64
+
+    operator = operator_get()
+    checkpoint = checkpoint_latest()
+    key = (
+        SigningKey.objects.get(key_id=checkpoint.key_id)
+        if checkpoint
+        else SigningKey.objects.get(institution=operator, active=True)
+    )
+    return {
+        "origin": settings.LEDGER_ORIGIN,
+        "checkpoint_key": {
+            "name": settings.LEDGER_ORIGIN,
+            "public_key": base64.b64encode(bytes(key.public_key)).decode(),
+        },
+        "institutions": {
+            code: {kid: base64.b64encode(pub).decode() for kid, pub in keys.items()}
+            for code, keys in signing_keys_all().items()
+        },
+    }

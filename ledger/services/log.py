@@ -1,0 +1,283 @@
+"""Writes to the signed log: queue statements, integrate them, publish checkpoints, take
+witness cosignatures.
+
+Who may call: any service, inside its own transaction. `statement_append` / `statement_issue`
+only INSERT one queue row — no global lock, no read of the log head — so they never block on
+other writers. `ledger_integrate` is the one sequencer (advisory lock on PostgreSQL; SQLite
+serialises writers anyway) and runs in Celery, coalesced, in batches.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from functools import lru_cache
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils import timezone
+
+from config.errors import Conflict, DomainError, InvalidSignature
+from institutions import events
+from institutions.models import Institution, SigningKey
+from institutions.selectors import operator_get, signing_key_active, signing_key_lookup
+from institutions.services import signing_key_private
+from ledger.models import Checkpoint, Cosignature, Entry, QueuedStatement, TreeNode
+from ledger.selectors.log import tree_nodes_get, tree_size
+from partner_sdk import merkle
+from partner_sdk.note import (
+    Checkpoint as CheckpointBody,
+)
+from partner_sdk.note import (
+    NoteError,
+    parse_checkpoint,
+    parse_signature_line,
+    sign_note,
+    verify_cosignature,
+)
+from partner_sdk.wire import (
+    WireFormatError,
+    canonical_json,
+    format_time,
+    make_statement,
+    sign_statement,
+    validate_statement,
+    verify_statement,
+)
+
+logger = logging.getLogger(__name__)
+
+# pg advisory lock key of the single integrator ("ledger" in ASCII).
+INTEGRATOR_LOCK_KEY = 0x6C6564676572
+INTEGRATION_REQUESTED = "ledger:integration-requested"
+
+
+class InvalidStatement(DomainError):
+    code, status, title = "invalid_statement", 400, "Invalid statement"
+
+
+class InconsistentCheckpoint(DomainError):
+    code, status, title = "inconsistent_checkpoint", 409, "Checkpoint not consistent with the log"
+
+
+# --- queueing -------------------------------------------------------------------------------
+
+
+def statement_append(
+    *, statement: dict[str, Any], signature: bytes, subject: str = ""
+) -> QueuedStatement:
+    """Queue a statement a partner signed, after checking it against the signer's registered,
+    active key. Refuses (InvalidStatement / InvalidSignature) before anything is written.
+
+    The statement goes on the log verbatim, so the partner can later prove exactly what it
+    said and nothing more."""
+    try:
+        validate_statement(statement)
+    except WireFormatError as exc:
+        raise InvalidStatement(str(exc)) from None
+    key = signing_key_lookup(signer=statement["signer"], key_id=statement["key_id"])
+    if key is None:
+        raise InvalidSignature(f"unknown key {statement['key_id']} for {statement['signer']}")
+    if not key.active:
+        raise InvalidSignature(f"key {key.key_id} was retired and may no longer sign")
+    if not verify_statement(bytes(key.public_key), statement, signature):
+        raise InvalidSignature("the signature does not verify against the signer's key")
+    return _queue(statement=statement, signature=signature, subject=subject)
+
+
+def statement_issue(
+    *, institution: Institution | str, kind: str, body: dict[str, Any], subject: str = ""
+) -> QueuedStatement:
+    """Sign a statement as a hosted institution (the operator, or one the hub signs for) and
+    queue it. `body` holds facts only: ids, decimal-string amounts, refs — never PII."""
+    if isinstance(institution, str):
+        institution = Institution.objects.get(code=institution)
+    key = signing_key_active(institution=institution)
+    statement = make_statement(
+        kind=kind,
+        at=format_time(timezone.now()),
+        signer=institution.code,
+        key_id=key.key_id,
+        body=body,
+    )
+    signature = sign_statement(_private_key(key.key_id), statement)
+    return _queue(statement=statement, signature=signature, subject=subject)
+
+
+@lru_cache(maxsize=64)
+def _private_key(key_id: str) -> Ed25519PrivateKey:
+    """Unwrapped hosted key, cached per process (a key id names one immutable key)."""
+    return signing_key_private(signing_key=SigningKey.objects.get(key_id=key_id))
+
+
+def _queue(*, statement: dict[str, Any], signature: bytes, subject: str) -> QueuedStatement:
+    queued = QueuedStatement.objects.create(
+        statement=canonical_json(statement),
+        signature=signature,
+        kind=statement["kind"],
+        signer=statement["signer"],
+        subject=subject[:64],
+    )
+    transaction.on_commit(integration_request, robust=True)
+    return queued
+
+
+def integration_request() -> None:
+    """Ask for an integrator run, coalesced: at most one run is requested at a time. The
+    integrator clears the flag before it reads the queue, so a statement committed after that
+    read requests a fresh run; the beat safety net covers a lost flag."""
+    from ledger.tasks import integrate_pending
+
+    try:
+        if cache.add(INTEGRATION_REQUESTED, 1, timeout=30):
+            integrate_pending.delay()
+    except Exception:
+        # The statement is durably queued; beat's safety net integrates it within seconds.
+        cache.delete(INTEGRATION_REQUESTED)
+        logger.exception("could not request ledger integration; beat will pick it up")
+
+
+# --- integration ----------------------------------------------------------------------------
+
+
+def _entry_leaf(seq: int, canonical_statement: bytes, signature: bytes) -> bytes:
+    """JCS({"seq", "sig", "statement"}) built by concatenation: the keys are already in RFC 8785
+    order, the integer and base64 need no escaping, and the statement bytes are canonical.
+    Equal to partner_sdk.wire.entry_bytes (tests/ledger/test_integrate.py)."""
+    sig = base64.b64encode(signature)
+    return b'{"seq":%d,"sig":"%s","statement":%s}' % (seq, sig, canonical_statement)
+
+
+def _lock_integrator() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [INTEGRATOR_LOCK_KEY])
+
+
+def ledger_integrate(*, batch_size: int | None = None) -> int:
+    """Sequence queued statements into the log until the queue is empty; returns how many.
+
+    Each batch is one transaction: contiguous seqs after the current head, leaf and interior
+    hashes, queue rows removed, one operator-signed checkpoint. A crash mid-batch rolls the
+    whole batch back; nothing is half-integrated."""
+    limit = batch_size or settings.LEDGER_INTEGRATE_BATCH
+    cache.delete(INTEGRATION_REQUESTED)
+    total = 0
+    while True:
+        done, first, last = _integrate_batch(limit=limit)
+        total += done
+        if done:
+            events.emit("ledger.integrated", first_seq=first, last_seq=last)
+        if done < limit:
+            return total
+
+
+@transaction.atomic
+def _integrate_batch(*, limit: int) -> tuple[int, int, int]:
+    _lock_integrator()
+    rows = list(
+        QueuedStatement.objects.order_by("pk").values_list(
+            "pk", "statement", "signature", "kind", "signer", "subject"
+        )[:limit]
+    )
+    if not rows:
+        return 0, 0, 0
+    size = tree_size()
+    frontier = merkle.frontier_nodes(size)
+    stored = tree_nodes_get(frontier)
+    if len(stored) != len(frontier):
+        raise RuntimeError("tree frontier missing from the node store; run `ledger verify`")
+    tree = merkle.CompactRange.from_hashes(size, [stored[n] for n in frontier])
+    now = timezone.now()
+    entries: list[Entry] = []
+    nodes: list[TreeNode] = []
+    for offset, (ref, statement, signature, kind, signer, subject) in enumerate(rows):
+        seq = size + offset
+        statement, signature = bytes(statement), bytes(signature)
+        leaf = _entry_leaf(seq, statement, signature)
+        key_id = _key_id_of(statement)
+        entries.append(
+            Entry(
+                seq=seq,
+                leaf=leaf,
+                kind=kind,
+                signer=signer,
+                key_id=key_id,
+                subject=subject,
+                statement_ref=ref,
+                integrated_at=now,
+            )
+        )
+        for level, index, digest in tree.append(merkle.leaf_hash(leaf)):
+            nodes.append(TreeNode(level=level, index=index, hash=digest))
+    Entry.objects.bulk_create(entries, batch_size=2000)
+    TreeNode.objects.bulk_create(nodes, batch_size=4000)
+    QueuedStatement.objects.filter(pk__in=[r[0] for r in rows]).delete()
+    checkpoint_publish(tree_size=tree.size, root=tree.root())
+    return len(rows), size, size + len(rows) - 1
+
+
+def _key_id_of(canonical_statement: bytes) -> str:
+    # The statement was validated when queued; the key id sits in a fixed-format field.
+    marker = b'"key_id":"'
+    start = canonical_statement.index(marker) + len(marker)
+    return canonical_statement[start : start + 16].decode()
+
+
+def checkpoint_publish(*, tree_size: int, root: bytes) -> Checkpoint:
+    """Sign and store the checkpoint for `tree_size` with the operator's active key."""
+    operator = operator_get()
+    key = signing_key_active(institution=operator)
+    body = CheckpointBody(origin=settings.LEDGER_ORIGIN, size=tree_size, root=root).text()
+    line = sign_note(body, name=settings.LEDGER_ORIGIN, private_key=_private_key(key.key_id))
+    return Checkpoint.objects.create(
+        tree_size=tree_size, root_hash=root, body=body, signature_line=line, key_id=key.key_id
+    )
+
+
+# --- witnesses ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def cosignature_add(
+    *, institution: Institution, checkpoint_text: str, cosignature_line: str
+) -> Cosignature:
+    """Store a witness's cosignature after checking that (a) the checkpoint is one this log
+    published, byte for byte, and (b) the line verifies under the witness's active key, with
+    the institution code as the cosigner name. Idempotent per (checkpoint, witness)."""
+    try:
+        body = parse_checkpoint(checkpoint_text)
+        line = parse_signature_line(cosignature_line.rstrip("\n"))
+    except NoteError as exc:
+        raise DomainError(f"not a checkpoint and cosignature line: {exc}") from None
+    if body.origin != settings.LEDGER_ORIGIN:
+        raise InconsistentCheckpoint("checkpoint is for another log origin")
+    published = Checkpoint.objects.filter(tree_size=body.size).first()
+    if published is None:
+        raise InconsistentCheckpoint("no checkpoint of that size was published by this log")
+    if published.body != checkpoint_text or bytes(published.root_hash) != body.root:
+        raise InconsistentCheckpoint("checkpoint differs from the one this log published")
+    key = signing_key_active(institution=institution)
+    timestamp = verify_cosignature(
+        cosignature_line.rstrip("\n"),
+        checkpoint_text,
+        name=institution.code,
+        public_key=bytes(key.public_key),
+    )
+    if timestamp is None or line.name != institution.code:
+        raise InvalidSignature("cosignature does not verify under the witness's active key")
+    existing = Cosignature.objects.filter(checkpoint=published, institution=institution).first()
+    if existing is not None:
+        if existing.signature_line != line.format():
+            raise Conflict("this witness already cosigned that checkpoint differently")
+        return existing
+    return Cosignature.objects.create(
+        checkpoint=published,
+        institution=institution,
+        key_id=key.key_id,
+        timestamp=timestamp,
+        signature_line=line.format(),
+    )

@@ -1,0 +1,20 @@
+"""Thin Celery tasks for the ledger: they call one service each."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from ledger.services.log import ledger_integrate
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=1, max_retries=5)
+def integrate_pending() -> int:
+    """Coalesced integrator run (requested on commit by statement writers, and by beat)."""
+    return ledger_integrate()
+
+
+@shared_task(acks_late=True)
+def void_expired_pending_transfers() -> int:
+    from ledger.services.money import pending_transfers_void_expired
+
+    return pending_transfers_void_expired()

@@ -1,0 +1,1 @@
+"""What a partner bank runs against the remittance hub: ledger wire format, proofs, verifier."""
