@@ -37,19 +37,23 @@ def test_inclusion_and_consistency_proofs_verify_against_published_roots(log, cl
     for size in (17, 32, 49):
         leaves = [
             merkle.leaf_hash(bytes(e))
-            for e in __import__("ledger.models", fromlist=["Entry"]).Entry.objects.filter(
-                seq__lt=size).order_by("seq").values_list("leaf", flat=True)
+            for e in __import__("ledger.models", fromlist=["Entry"])
+            .Entry.objects.filter(seq__lt=size)
+            .order_by("seq")
+            .values_list("leaf", flat=True)
         ]
         roots[size] = merkle.root_from_leaf_hashes(leaves)
     for index, size in [(0, 49), (16, 17), (31, 32), (48, 49), (20, 32)]:
         body = client.get(f"/api/v1/ledger/proofs/inclusion?index={index}&tree_size={size}").json()
         assert body["index"] == index and body["tree_size"] == size
-        assert merkle.verify_inclusion(_b(body["leaf_hash"]), index, size,
-                                       [_b(h) for h in body["hashes"]], roots[size])
+        assert merkle.verify_inclusion(
+            _b(body["leaf_hash"]), index, size, [_b(h) for h in body["hashes"]], roots[size]
+        )
     for first, second in [(17, 49), (32, 49), (17, 32), (49, 49)]:
         body = client.get(f"/api/v1/ledger/proofs/consistency?first={first}&second={second}").json()
-        assert merkle.verify_consistency(first, second, roots[first], roots[second],
-                                         [_b(h) for h in body["hashes"]])
+        assert merkle.verify_consistency(
+            first, second, roots[first], roots[second], [_b(h) for h in body["hashes"]]
+        )
 
 
 @pytest.mark.parametrize(
@@ -83,8 +87,10 @@ def test_entries_need_an_institution_and_return_exact_leaves(log, client):
     assert [e["seq"] for e in body["entries"]] == [40, 41, 42, 43, 44]
     assert body["tree_size"] == 49
     assert merkle.leaf_hash(body["entries"][0]["leaf"].encode()) == _b(
-        log.tmb.client().get("/api/v1/ledger/proofs/inclusion?index=40&tree_size=49").json()[
-            "leaf_hash"])
+        log.tmb.client()
+        .get("/api/v1/ledger/proofs/inclusion?index=40&tree_size=49")
+        .json()["leaf_hash"]
+    )
 
 
 @pytest.mark.django_db
@@ -93,11 +99,13 @@ def test_witness_cosigns_and_the_checkpoint_carries_it(log, client):
     text, _ = parse_note(note)
     line = cosign(text, name="TMB-PK", private_key=log.tmb.private_key, timestamp=1_790_000_000)
     tmb = log.tmb.client()
-    created = tmb.post("/api/v1/ledger/cosignatures", {"checkpoint": text, "cosignature": line},
-                       format="json")
+    created = tmb.post(
+        "/api/v1/ledger/cosignatures", {"checkpoint": text, "cosignature": line}, format="json"
+    )
     assert created.status_code == 201, created.content
-    again = tmb.post("/api/v1/ledger/cosignatures", {"checkpoint": text, "cosignature": line},
-                     format="json")
+    again = tmb.post(
+        "/api/v1/ledger/cosignatures", {"checkpoint": text, "cosignature": line}, format="json"
+    )
     assert again.status_code == 201
     served = client.get("/api/v1/ledger/checkpoint").content.decode()
     assert line in served
@@ -108,11 +116,12 @@ def test_witness_cosigns_and_the_checkpoint_carries_it(log, client):
 @pytest.mark.django_db
 def test_cosignature_on_a_checkpoint_the_log_never_published_is_refused(log, client):
     text, _ = parse_note(client.get("/api/v1/ledger/checkpoint").content.decode())
-    origin, size, root = text.splitlines()
+    origin, size, _root = text.splitlines()
     forged = f"{origin}\n{size}\n{base64.b64encode(b'x' * 32).decode()}\n"
     line = cosign(forged, name="TMB-PK", private_key=log.tmb.private_key, timestamp=1)
     response = log.tmb.client().post(
-        "/api/v1/ledger/cosignatures", {"checkpoint": forged, "cosignature": line}, format="json")
+        "/api/v1/ledger/cosignatures", {"checkpoint": forged, "cosignature": line}, format="json"
+    )
     assert response.status_code == 409
     assert response.json()["code"] == "inconsistent_checkpoint"
 
@@ -122,7 +131,8 @@ def test_cosignature_signed_by_someone_else_is_refused(log, client):
     text, _ = parse_note(client.get("/api/v1/ledger/checkpoint").content.decode())
     line = cosign(text, name="TMB-PK", private_key=log.partner.private_key, timestamp=1)
     response = log.tmb.client().post(
-        "/api/v1/ledger/cosignatures", {"checkpoint": text, "cosignature": line}, format="json")
+        "/api/v1/ledger/cosignatures", {"checkpoint": text, "cosignature": line}, format="json"
+    )
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_signature"
 

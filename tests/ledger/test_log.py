@@ -28,8 +28,13 @@ from .helpers import partner_statement
 
 @pytest.mark.django_db
 def test_foundation_statements_are_on_the_log(network):
-    inst.corridor_open(code="MY-PK", source_country="MY", destination_country="PK",
-                       source_currency="MYR", destination_currency="PKR")
+    inst.corridor_open(
+        code="MY-PK",
+        source_country="MY",
+        destination_country="PK",
+        source_currency="MYR",
+        destination_currency="PKR",
+    )
     inst.signing_key_rotate(institution=network.valyou.institution)
     ledger_integrate()
     kinds = list(Entry.objects.order_by("seq").values_list("kind", flat=True))
@@ -81,16 +86,18 @@ def test_integration_builds_the_rfc9162_tree_and_signs_checkpoints(network):
     for i in range(37):
         statement_issue(institution="VALYOU-MY", kind="test.note", body={"n": i})
     ledger_integrate(batch_size=10)
-    leaves = [bytes(l) for l in Entry.objects.order_by("seq").values_list("leaf", flat=True)]
+    leaves = [bytes(leaf) for leaf in Entry.objects.order_by("seq").values_list("leaf", flat=True)]
     assert [e for e in Entry.objects.order_by("seq").values_list("seq", flat=True)] == list(
-        range(len(leaves)))
-    leaf_hashes = [merkle.leaf_hash(l) for l in leaves]
+        range(len(leaves))
+    )
+    leaf_hashes = [merkle.leaf_hash(leaf) for leaf in leaves]
     latest = checkpoint_latest()
     assert latest.tree_size == len(leaves) == 41
     assert bytes(latest.root_hash) == merkle.root_from_leaf_hashes(leaf_hashes)
     keys = export_keys()
-    verifier = NoteVerifier(keys["checkpoint_key"]["name"],
-                            base64.b64decode(keys["checkpoint_key"]["public_key"]))
+    verifier = NoteVerifier(
+        keys["checkpoint_key"]["name"], base64.b64decode(keys["checkpoint_key"]["public_key"])
+    )
     for checkpoint in Checkpoint.objects.all():
         body = open_checkpoint(checkpoint.note, verifier)
         assert body.root == merkle.root_from_leaf_hashes(leaf_hashes[: body.size])
@@ -116,7 +123,11 @@ def test_integration_builds_the_rfc9162_tree_and_signs_checkpoints(network):
 def test_database_rejects_rewriting_history(network, table, sql):
     ledger_integrate()
     before = Entry.objects.count()
-    with pytest.raises(Exception, match="append-only"), transaction.atomic(), connection.cursor() as c:
+    with (
+        pytest.raises(Exception, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as c,
+    ):
         c.execute(sql)
     assert Entry.objects.count() == before
     assert checkpoint_latest().tree_size == before
@@ -152,12 +163,20 @@ def test_export_verifies_with_the_standalone_partner_verifier(network, tmp_path)
     assert lines[-1] == b"" and len(lines) - 1 == 24
     keys = json.loads((tmp_path / "keys.json").read_text())
     assert set(keys["institutions"]) == {"HUB", "VALYOU-MY", "PARTNER-MY", "TMB-PK"}
-    ok = subprocess.run([sys.executable, "-m", "partner_sdk.verify", str(tmp_path)],
-                        capture_output=True, text=True, timeout=60)
+    ok = subprocess.run(
+        [sys.executable, "-m", "partner_sdk.verify", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     tampered = (tmp_path / "entries.jsonl").read_bytes().replace(b'"n":7', b'"n":8')
     (tmp_path / "entries.jsonl").write_bytes(tampered)
-    bad = subprocess.run([sys.executable, "-m", "partner_sdk.verify", str(tmp_path)],
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "partner_sdk.verify", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 1
     assert "seq=11" in bad.stdout + bad.stderr
