@@ -109,7 +109,9 @@ def _check_checkpoint(row: tuple, recomputed_root: bytes, operator_keys: dict[st
     except ValueError as exc:
         raise VerificationError("checkpoint", f"checkpoint {size}: {exc}") from exc
     if checkpoint.size != size or checkpoint.root != bytes(root):
-        raise VerificationError("checkpoint", f"checkpoint {size}: stored fields disagree with note")
+        raise VerificationError(
+            "checkpoint", f"checkpoint {size}: stored fields disagree with note"
+        )
     if checkpoint.root != recomputed_root:
         raise VerificationError(
             "checkpoint", f"checkpoint {size} root does not match the entries 0..{size - 1}"

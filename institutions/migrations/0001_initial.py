@@ -5,122 +5,227 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Currency',
+            name="Currency",
             fields=[
-                ('code', models.CharField(max_length=3, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=64)),
-                ('minor_units', models.PositiveSmallIntegerField()),
+                ("code", models.CharField(max_length=3, primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=64)),
+                ("minor_units", models.PositiveSmallIntegerField()),
             ],
             options={
-                'verbose_name_plural': 'currencies',
-                'ordering': ['code'],
+                "verbose_name_plural": "currencies",
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='Corridor',
+            name="Corridor",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=16, unique=True)),
-                ('source_country', models.CharField(max_length=2)),
-                ('destination_country', models.CharField(max_length=2)),
-                ('active', models.BooleanField(default=True)),
-                ('opened_at', models.DateTimeField(auto_now_add=True)),
-                ('destination_currency', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='institutions.currency')),
-                ('source_currency', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='institutions.currency')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=16, unique=True)),
+                ("source_country", models.CharField(max_length=2)),
+                ("destination_country", models.CharField(max_length=2)),
+                ("active", models.BooleanField(default=True)),
+                ("opened_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "destination_currency",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="institutions.currency",
+                    ),
+                ),
+                (
+                    "source_currency",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="institutions.currency",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='Institution',
+            name="Institution",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(help_text='Stable network code, e.g. VALYOU-MY. Appears in every statement it signs.', max_length=32, unique=True)),
-                ('name', models.CharField(max_length=128)),
-                ('country', models.CharField(help_text='ISO 3166-1 alpha-2', max_length=2)),
-                ('is_sending', models.BooleanField(default=False)),
-                ('is_receiving', models.BooleanField(default=False)),
-                ('is_operator', models.BooleanField(default=False)),
-                ('hosted', models.BooleanField(default=False, help_text="The hub holds this institution's private signing key and signs for it.")),
-                ('x25519_public_key', models.BinaryField(blank=True, editable=True, help_text='Raw X25519 public key KYC records are sealed to when shared.', max_length=32, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('currency', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='institutions.currency')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "code",
+                    models.CharField(
+                        help_text="Stable network code, e.g. VALYOU-MY. Appears in every statement it signs.",
+                        max_length=32,
+                        unique=True,
+                    ),
+                ),
+                ("name", models.CharField(max_length=128)),
+                ("country", models.CharField(help_text="ISO 3166-1 alpha-2", max_length=2)),
+                ("is_sending", models.BooleanField(default=False)),
+                ("is_receiving", models.BooleanField(default=False)),
+                ("is_operator", models.BooleanField(default=False)),
+                (
+                    "hosted",
+                    models.BooleanField(
+                        default=False,
+                        help_text="The hub holds this institution's private signing key and signs for it.",
+                    ),
+                ),
+                (
+                    "x25519_public_key",
+                    models.BinaryField(
+                        blank=True,
+                        editable=True,
+                        help_text="Raw X25519 public key KYC records are sealed to when shared.",
+                        max_length=32,
+                        null=True,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "currency",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="institutions.currency",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='ApiCredential',
+            name="ApiCredential",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('label', models.CharField(blank=True, max_length=64)),
-                ('prefix', models.CharField(max_length=12, unique=True)),
-                ('secret_hash', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('institution', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='credentials', to='institutions.institution')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("label", models.CharField(blank=True, max_length=64)),
+                ("prefix", models.CharField(max_length=12, unique=True)),
+                ("secret_hash", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "institution",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="credentials",
+                        to="institutions.institution",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='SigningKey',
+            name="SigningKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key_id', models.CharField(max_length=16, unique=True)),
-                ('public_key', models.BinaryField(max_length=32)),
-                ('wrapped_private_key', models.BinaryField(blank=True, null=True)),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('retired_at', models.DateTimeField(blank=True, null=True)),
-                ('institution', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='keys', to='institutions.institution')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key_id", models.CharField(max_length=16, unique=True)),
+                ("public_key", models.BinaryField(max_length=32)),
+                ("wrapped_private_key", models.BinaryField(blank=True, null=True)),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("retired_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "institution",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="keys",
+                        to="institutions.institution",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['institution_id', 'created_at'],
+                "ordering": ["institution_id", "created_at"],
             },
         ),
         migrations.CreateModel(
-            name='WebhookEndpoint',
+            name="WebhookEndpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('url', models.URLField(max_length=500)),
-                ('wrapped_secret', models.BinaryField()),
-                ('event_types', models.JSONField(blank=True, default=list, help_text='Event types to deliver; empty means all.')),
-                ('enabled', models.BooleanField(default=True)),
-                ('disabled_reason', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('institution', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='webhook_endpoints', to='institutions.institution')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("url", models.URLField(max_length=500)),
+                ("wrapped_secret", models.BinaryField()),
+                (
+                    "event_types",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Event types to deliver; empty means all.",
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("disabled_reason", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "institution",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="webhook_endpoints",
+                        to="institutions.institution",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['institution_id', 'pk'],
+                "ordering": ["institution_id", "pk"],
             },
         ),
         migrations.AddConstraint(
-            model_name='institution',
-            constraint=models.CheckConstraint(condition=models.Q(('code__regex', '^[A-Z0-9][A-Z0-9-]{1,31}$')), name='institution_code_format'),
+            model_name="institution",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("code__regex", "^[A-Z0-9][A-Z0-9-]{1,31}$")),
+                name="institution_code_format",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='institution',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_operator', True)), fields=('is_operator',), name='one_operator'),
+            model_name="institution",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_operator", True)),
+                fields=("is_operator",),
+                name="one_operator",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='signingkey',
-            constraint=models.UniqueConstraint(condition=models.Q(('active', True)), fields=('institution',), name='one_active_key'),
+            model_name="signingkey",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("active", True)), fields=("institution",), name="one_active_key"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='signingkey',
-            constraint=models.CheckConstraint(condition=models.Q(('key_id__regex', '^[0-9a-f]{16}$')), name='key_id_hex'),
+            model_name="signingkey",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("key_id__regex", "^[0-9a-f]{16}$")), name="key_id_hex"
+            ),
         ),
     ]

@@ -7,168 +7,384 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('institutions', '0002_currencies'),
+        ("institutions", "0002_currencies"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Checkpoint',
+            name="Checkpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tree_size', models.BigIntegerField(unique=True)),
-                ('root_hash', models.BinaryField(max_length=32)),
-                ('body', models.TextField(help_text='checkpoint text: origin, size, root (signed message)')),
-                ('signature_line', models.TextField()),
-                ('key_id', models.CharField(help_text="the operator's Ed25519 key id (§4)", max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("tree_size", models.BigIntegerField(unique=True)),
+                ("root_hash", models.BinaryField(max_length=32)),
+                (
+                    "body",
+                    models.TextField(
+                        help_text="checkpoint text: origin, size, root (signed message)"
+                    ),
+                ),
+                ("signature_line", models.TextField()),
+                (
+                    "key_id",
+                    models.CharField(help_text="the operator's Ed25519 key id (§4)", max_length=16),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-tree_size'],
-                'get_latest_by': 'tree_size',
+                "ordering": ["-tree_size"],
+                "get_latest_by": "tree_size",
             },
         ),
         migrations.CreateModel(
-            name='QueuedStatement',
+            name="QueuedStatement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('statement', models.BinaryField(help_text='JCS bytes of the statement, exactly as signed')),
-                ('signature', models.BinaryField(max_length=64)),
-                ('kind', models.CharField(max_length=64)),
-                ('signer', models.CharField(max_length=32)),
-                ('subject', models.CharField(blank=True, default='', max_length=64)),
-                ('queued_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "statement",
+                    models.BinaryField(help_text="JCS bytes of the statement, exactly as signed"),
+                ),
+                ("signature", models.BinaryField(max_length=64)),
+                ("kind", models.CharField(max_length=64)),
+                ("signer", models.CharField(max_length=32)),
+                ("subject", models.CharField(blank=True, default="", max_length=64)),
+                ("queued_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['pk'],
+                "ordering": ["pk"],
             },
         ),
         migrations.CreateModel(
-            name='Account',
+            name="Account",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(help_text='Stable opaque name used on the log, e.g. wallet:<uuid>:MYR. Never PII.', max_length=96, unique=True)),
-                ('kind', models.CharField(choices=[('wallet', 'Customer wallet'), ('position', 'Institution settlement position'), ('fee_income', 'Fee income'), ('fx_position', 'FX position'), ('suspense', 'Suspense'), ('funding', 'Funding / external cash')], max_length=16)),
-                ('debits_must_not_exceed_credits', models.BooleanField(default=False)),
-                ('credits_must_not_exceed_debits', models.BooleanField(default=False)),
-                ('debits_pending', models.BigIntegerField(default=0)),
-                ('debits_posted', models.BigIntegerField(default=0)),
-                ('credits_pending', models.BigIntegerField(default=0)),
-                ('credits_posted', models.BigIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('currency', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='institutions.currency')),
-                ('institution', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='accounts', to='institutions.institution')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "code",
+                    models.CharField(
+                        help_text="Stable opaque name used on the log, e.g. wallet:<uuid>:MYR. Never PII.",
+                        max_length=96,
+                        unique=True,
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("wallet", "Customer wallet"),
+                            ("position", "Institution settlement position"),
+                            ("fee_income", "Fee income"),
+                            ("fx_position", "FX position"),
+                            ("suspense", "Suspense"),
+                            ("funding", "Funding / external cash"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("debits_must_not_exceed_credits", models.BooleanField(default=False)),
+                ("credits_must_not_exceed_debits", models.BooleanField(default=False)),
+                ("debits_pending", models.BigIntegerField(default=0)),
+                ("debits_posted", models.BigIntegerField(default=0)),
+                ("credits_pending", models.BigIntegerField(default=0)),
+                ("credits_posted", models.BigIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "currency",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="institutions.currency",
+                    ),
+                ),
+                (
+                    "institution",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="accounts",
+                        to="institutions.institution",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['pk'],
+                "ordering": ["pk"],
             },
         ),
         migrations.CreateModel(
-            name='Cosignature',
+            name="Cosignature",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key_id', models.CharField(max_length=16)),
-                ('timestamp', models.BigIntegerField()),
-                ('signature_line', models.TextField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('checkpoint', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='cosignatures', to='ledger.checkpoint')),
-                ('institution', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='institutions.institution')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key_id", models.CharField(max_length=16)),
+                ("timestamp", models.BigIntegerField()),
+                ("signature_line", models.TextField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "checkpoint",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="cosignatures",
+                        to="ledger.checkpoint",
+                    ),
+                ),
+                (
+                    "institution",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="institutions.institution",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['checkpoint_id', 'institution_id'],
+                "ordering": ["checkpoint_id", "institution_id"],
             },
         ),
         migrations.CreateModel(
-            name='Entry',
+            name="Entry",
             fields=[
-                ('seq', models.BigIntegerField(primary_key=True, serialize=False)),
-                ('leaf', models.BinaryField()),
-                ('kind', models.CharField(db_index=True, max_length=64)),
-                ('signer', models.CharField(max_length=32)),
-                ('key_id', models.CharField(max_length=16)),
-                ('subject', models.CharField(blank=True, db_index=True, default='', max_length=64)),
-                ('statement_ref', models.BigIntegerField(unique=True)),
-                ('integrated_at', models.DateTimeField()),
+                ("seq", models.BigIntegerField(primary_key=True, serialize=False)),
+                ("leaf", models.BinaryField()),
+                ("kind", models.CharField(db_index=True, max_length=64)),
+                ("signer", models.CharField(max_length=32)),
+                ("key_id", models.CharField(max_length=16)),
+                ("subject", models.CharField(blank=True, db_index=True, default="", max_length=64)),
+                ("statement_ref", models.BigIntegerField(unique=True)),
+                ("integrated_at", models.DateTimeField()),
             ],
             options={
-                'verbose_name_plural': 'entries',
-                'ordering': ['seq'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('seq__gte', 0)), name='entry_seq_gte_0')],
+                "verbose_name_plural": "entries",
+                "ordering": ["seq"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("seq__gte", 0)), name="entry_seq_gte_0"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Transfer',
+            name="Transfer",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, help_text='client-chosen', primary_key=True, serialize=False)),
-                ('kind', models.CharField(choices=[('single', 'Single-phase (posted at once)'), ('pending', 'Pending (reserved)'), ('post_pending', 'Post a pending transfer'), ('void_pending', 'Void a pending transfer')], max_length=16)),
-                ('amount', models.BigIntegerField(help_text='minor units, > 0')),
-                ('expires_at', models.DateTimeField(blank=True, help_text='pending only', null=True)),
-                ('code', models.CharField(blank=True, default='', help_text='why, e.g. order.fee', max_length=32)),
-                ('reference', models.CharField(blank=True, db_index=True, default='', max_length=64)),
-                ('linked_group', models.UUIDField(blank=True, db_index=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('credit_account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='ledger.account')),
-                ('currency', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='institutions.currency')),
-                ('debit_account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='ledger.account')),
-                ('pending', models.OneToOneField(blank=True, help_text='for post_pending / void_pending: the pending transfer it resolves (once)', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='resolution', to='ledger.transfer')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4,
+                        help_text="client-chosen",
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("single", "Single-phase (posted at once)"),
+                            ("pending", "Pending (reserved)"),
+                            ("post_pending", "Post a pending transfer"),
+                            ("void_pending", "Void a pending transfer"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("amount", models.BigIntegerField(help_text="minor units, > 0")),
+                (
+                    "expires_at",
+                    models.DateTimeField(blank=True, help_text="pending only", null=True),
+                ),
+                (
+                    "code",
+                    models.CharField(
+                        blank=True, default="", help_text="why, e.g. order.fee", max_length=32
+                    ),
+                ),
+                (
+                    "reference",
+                    models.CharField(blank=True, db_index=True, default="", max_length=64),
+                ),
+                ("linked_group", models.UUIDField(blank=True, db_index=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "credit_account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="ledger.account",
+                    ),
+                ),
+                (
+                    "currency",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="institutions.currency",
+                    ),
+                ),
+                (
+                    "debit_account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="ledger.account",
+                    ),
+                ),
+                (
+                    "pending",
+                    models.OneToOneField(
+                        blank=True,
+                        help_text="for post_pending / void_pending: the pending transfer it resolves (once)",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="resolution",
+                        to="ledger.transfer",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at'],
+                "ordering": ["created_at"],
             },
         ),
         migrations.CreateModel(
-            name='TreeNode',
+            name="TreeNode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('level', models.PositiveSmallIntegerField()),
-                ('index', models.BigIntegerField()),
-                ('hash', models.BinaryField(max_length=32)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("level", models.PositiveSmallIntegerField()),
+                ("index", models.BigIntegerField()),
+                ("hash", models.BinaryField(max_length=32)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('level', 'index'), name='tree_node_position')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("level", "index"), name="tree_node_position")
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.CheckConstraint(condition=models.Q(('debits_pending__gte', 0), ('debits_posted__gte', 0), ('credits_pending__gte', 0), ('credits_posted__gte', 0)), name='account_balances_non_negative'),
+            model_name="account",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("debits_pending__gte", 0),
+                    ("debits_posted__gte", 0),
+                    ("credits_pending__gte", 0),
+                    ("credits_posted__gte", 0),
+                ),
+                name="account_balances_non_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.CheckConstraint(condition=models.Q(('debits_must_not_exceed_credits', False), ('credits_must_not_exceed_debits', False), _connector='OR'), name='account_flags_exclusive'),
+            model_name="account",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("debits_must_not_exceed_credits", False),
+                    ("credits_must_not_exceed_debits", False),
+                    _connector="OR",
+                ),
+                name="account_flags_exclusive",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.CheckConstraint(condition=models.Q(('debits_must_not_exceed_credits', False), ('debits_pending__lte', django.db.models.expressions.CombinedExpression(models.F('credits_posted'), '-', models.F('debits_posted'))), _connector='OR'), name='account_debits_within_credits'),
+            model_name="account",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("debits_must_not_exceed_credits", False),
+                    (
+                        "debits_pending__lte",
+                        django.db.models.expressions.CombinedExpression(
+                            models.F("credits_posted"), "-", models.F("debits_posted")
+                        ),
+                    ),
+                    _connector="OR",
+                ),
+                name="account_debits_within_credits",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.CheckConstraint(condition=models.Q(('credits_must_not_exceed_debits', False), ('credits_pending__lte', django.db.models.expressions.CombinedExpression(models.F('debits_posted'), '-', models.F('credits_posted'))), _connector='OR'), name='account_credits_within_debits'),
+            model_name="account",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("credits_must_not_exceed_debits", False),
+                    (
+                        "credits_pending__lte",
+                        django.db.models.expressions.CombinedExpression(
+                            models.F("debits_posted"), "-", models.F("credits_posted")
+                        ),
+                    ),
+                    _connector="OR",
+                ),
+                name="account_credits_within_debits",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='cosignature',
-            constraint=models.UniqueConstraint(fields=('checkpoint', 'institution'), name='one_cosig_per_witness'),
+            model_name="cosignature",
+            constraint=models.UniqueConstraint(
+                fields=("checkpoint", "institution"), name="one_cosig_per_witness"
+            ),
         ),
         migrations.AddIndex(
-            model_name='transfer',
-            index=models.Index(condition=models.Q(('kind', 'pending')), fields=['expires_at'], name='transfer_pending_expiry'),
+            model_name="transfer",
+            index=models.Index(
+                condition=models.Q(("kind", "pending")),
+                fields=["expires_at"],
+                name="transfer_pending_expiry",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='transfer',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='transfer_amount_positive'),
+            model_name="transfer",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gt", 0)), name="transfer_amount_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='transfer',
-            constraint=models.CheckConstraint(condition=models.Q(('debit_account', models.F('credit_account')), _negated=True), name='transfer_distinct_accounts'),
+            model_name="transfer",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("debit_account", models.F("credit_account")), _negated=True),
+                name="transfer_distinct_accounts",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='transfer',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind__in', ['single', 'pending']), ('pending__isnull', True)), models.Q(('kind__in', ['post_pending', 'void_pending']), ('pending__isnull', False)), _connector='OR'), name='transfer_pending_link'),
+            model_name="transfer",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind__in", ["single", "pending"]), ("pending__isnull", True)),
+                    models.Q(
+                        ("kind__in", ["post_pending", "void_pending"]), ("pending__isnull", False)
+                    ),
+                    _connector="OR",
+                ),
+                name="transfer_pending_link",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='transfer',
-            constraint=models.CheckConstraint(condition=models.Q(('kind', 'pending'), ('expires_at__isnull', True), _connector='OR'), name='transfer_expiry_only_pending'),
+            model_name="transfer",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("kind", "pending"), ("expires_at__isnull", True), _connector="OR"
+                ),
+                name="transfer_expiry_only_pending",
+            ),
         ),
     ]

@@ -7,7 +7,13 @@ signed checkpoints that partners cosign and verify (docs/ledger.md)."""
 
 from django.db import migrations
 
-TABLES = ["ledger_entry", "ledger_treenode", "ledger_checkpoint", "ledger_cosignature", "ledger_transfer"]
+TABLES = [
+    "ledger_entry",
+    "ledger_treenode",
+    "ledger_checkpoint",
+    "ledger_cosignature",
+    "ledger_transfer",
+]
 
 PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION ledger_reject_mutation() RETURNS trigger AS $$

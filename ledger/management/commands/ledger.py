@@ -40,7 +40,9 @@ class Command(BaseCommand):
                 count += 1
         (out / "checkpoint.txt").write_text(checkpoint.note, encoding="utf-8")
         (out / "keys.json").write_text(json.dumps(export_keys(), indent=2) + "\n")
-        self.stdout.write(f"exported {count} entries and checkpoint {checkpoint.tree_size} to {out}")
+        self.stdout.write(
+            f"exported {count} entries and checkpoint {checkpoint.tree_size} to {out}"
+        )
 
     def _verify(self, **_: Any) -> None:
         try:
