@@ -34,16 +34,11 @@ class IntegrityReport:
 def _stored_nodes(lo: int, hi: int) -> dict[tuple[int, int], bytes]:
     """Stored nodes completed by leaves [lo, hi): one range query per level."""
     found: dict[tuple[int, int], bytes] = {}
-    level = 0
-    while (hi - 1) >> level > 0 or level == 0:
-        first, last = lo >> level, (hi - 1) >> level
-        for idx, digest in TreeNode.objects.filter(
-            level=level, index__gte=first, index__lte=last
-        ).values_list("index", "hash"):
-            found[(level, idx)] = bytes(digest)
-        level += 1
-        if (hi >> level) == 0:
-            break
+    for level in range(1, hi.bit_length() + 1):
+        rows = TreeNode.objects.filter(
+            level=level, index__gte=lo >> level, index__lt=hi >> level
+        ).values_list("index", "hash")
+        found.update(((level, idx), bytes(digest)) for idx, digest in rows)
     return found
 
 
@@ -58,7 +53,7 @@ def log_verify() -> IntegrityReport:
     checker = EntryChecker(signing_keys_all())
     checkpoints = list(
         Checkpoint.objects.order_by("tree_size").values_list(
-            "tree_size", "root_hash", "body", "signature_line", "key_id"
+            "tree_size", "root_hash", "body", "signature_line", "key_id", "frontier"
         )
     )
     operator_keys = {k.key_id: bytes(k.public_key) for k in SigningKey.objects.all()}
@@ -69,10 +64,12 @@ def log_verify() -> IntegrityReport:
         if seq != checker.size:
             raise VerificationError(checker.size, f"entry {checker.size} is missing (found {seq})")
         checker.check(leaf)
-        for level, index, digest in checker.last_completed:
+        for level, index, digest in checker.last_completed[1:]:  # level 0 is not stored
             emitted[(level, index)] = digest
         if checker.size in by_size:
             _check_checkpoint(by_size[checker.size], checker.root(), operator_keys)
+            if bytes(by_size[checker.size][5]) != b"".join(checker.frontier):
+                raise VerificationError("checkpoint", f"checkpoint {checker.size}: bad frontier")
         if checker.size - chunk_start >= CHUNK:
             _compare_nodes(emitted, chunk_start, checker.size)
             emitted, chunk_start = {}, checker.size
@@ -99,7 +96,7 @@ def _compare_nodes(emitted: dict[tuple[int, int], bytes], lo: int, hi: int) -> N
 
 
 def _check_checkpoint(row: tuple, recomputed_root: bytes, operator_keys: dict[str, bytes]) -> None:
-    size, root, body, signature_line, key_id = row
+    size, root, body, signature_line, key_id, _frontier = row
     public = operator_keys.get(key_id)
     if public is None:
         raise VerificationError("checkpoint", f"checkpoint {size} names unknown key {key_id}")

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from partner_sdk.merkle import CompactRange, leaf_hash
 from partner_sdk.note import Checkpoint, NoteError, NoteVerifier, open_checkpoint
 from partner_sdk.wire import (
@@ -30,7 +32,7 @@ from partner_sdk.wire import (
     key_id,
     parse_entry,
     validate_statement,
-    verify_statement,
+    verify_statement_bytes,
 )
 
 ENTRIES_FILE = "entries.jsonl"
@@ -65,6 +67,7 @@ class EntryChecker:
 
     def __init__(self, institutions: InstitutionKeys) -> None:
         self._institutions = institutions
+        self._keys: dict[tuple[str, str], Ed25519PublicKey] = {}
         self._tree = CompactRange()
         self.last_completed: list[tuple[int, int, bytes]] = []
         """Perfect nodes ``(level, index, hash)`` completed by the last accepted entry."""
@@ -77,6 +80,11 @@ class EntryChecker:
     def root(self) -> bytes:
         """Merkle root of the entries accepted so far."""
         return self._tree.root()
+
+    @property
+    def frontier(self) -> tuple[bytes, ...]:
+        """The compact range (one hash per set bit of ``size``, largest subtree first)."""
+        return self._tree.hashes
 
     def check(self, leaf: bytes) -> Entry:
         """Accept the next entry's leaf bytes or raise ``VerificationError`` naming its seq."""
@@ -93,16 +101,20 @@ class EntryChecker:
 
     def _check_statement(self, seq: int, entry: Entry) -> None:
         try:
-            validate_statement(entry.statement)
+            validate_statement(entry.statement, canonical_checked=True)
         except WireFormatError as exc:
             raise VerificationError(seq, str(exc)) from exc
         signer, statement_key_id = entry.statement["signer"], entry.statement["key_id"]
         public_key = self._institutions.get(signer, {}).get(statement_key_id)
         if public_key is None:
             raise VerificationError(seq, f"unknown key {signer}/{statement_key_id}")
-        if key_id(public_key) != statement_key_id:
-            raise VerificationError(seq, f"key_id {statement_key_id} does not match its key")
-        if not verify_statement(public_key, entry.statement, entry.signature):
+        verifier = self._keys.get((signer, statement_key_id))
+        if verifier is None:
+            if key_id(public_key) != statement_key_id:
+                raise VerificationError(seq, f"key_id {statement_key_id} does not match its key")
+            verifier = Ed25519PublicKey.from_public_bytes(public_key)
+            self._keys[(signer, statement_key_id)] = verifier
+        if not verify_statement_bytes(verifier, entry.statement_bytes, entry.signature):
             raise VerificationError(seq, "invalid statement signature")
 
 

@@ -36,24 +36,54 @@ _RFC3339_UTC = re.compile(
 )
 
 
+_MAX_SAFE_INTEGER = 2**53 - 1
+
+
 class WireFormatError(ValueError):
     """Bytes or objects that are not valid ledger wire format v1."""
 
 
 def canonical_json(obj: Any) -> bytes:
-    """RFC 8785 (JCS) bytes of ``obj``; floats, NaN and unsafe integers are refused."""
+    """RFC 8785 (JCS) bytes of ``obj``; floats, NaN and unsafe integers are refused.
+
+    Fast path: with floats refused and integers within ±2^53, the stdlib's sorted, compact,
+    non-ASCII-escaping JSON is byte-for-byte JCS whenever the output is pure ASCII (string
+    escapes agree, and ASCII keys sort the same by code point as by UTF-16 unit). Anything
+    else goes through the ``rfc8785`` package. tests/partner_sdk/test_wire.py checks both
+    paths agree on generated documents."""
     try:
         _reject_floats(obj)
-        return rfc8785.dumps(obj)
+        return _jcs_checked(obj)
     except WireFormatError:
         raise
     except (ValueError, TypeError, RecursionError) as exc:  # CanonicalizationError: ValueError
         raise WireFormatError(f"not canonicalizable: {exc}") from exc
 
 
+def _jcs_checked(obj: Any) -> bytes:
+    """JCS of an object already known to hold no float and no unsafe integer."""
+    fast = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    if fast.isascii():
+        return fast.encode()
+    return rfc8785.dumps(obj)
+
+
+def _reject_float_literal(text: str) -> Any:
+    raise WireFormatError("floats are not allowed; use decimal strings")
+
+
+def _safe_int(text: str) -> int:
+    value = int(text)
+    if not -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER:
+        raise WireFormatError("integers beyond ±2^53 are not allowed; use decimal strings")
+    return value
+
+
 def _reject_floats(obj: object) -> None:
     if isinstance(obj, float):
         raise WireFormatError("floats are not allowed; use decimal strings")
+    if type(obj) is int and not -_MAX_SAFE_INTEGER <= obj <= _MAX_SAFE_INTEGER:
+        raise WireFormatError("integers beyond ±2^53 are not allowed; use decimal strings")
     if isinstance(obj, dict):
         for value in obj.values():
             _reject_floats(value)
@@ -117,7 +147,7 @@ def make_statement(
     return statement
 
 
-def validate_statement(statement: object) -> None:
+def validate_statement(statement: object, *, canonical_checked: bool = False) -> None:
     """Raise ``WireFormatError`` unless ``statement`` has exactly the v1 shape of DESIGN §4."""
     if not isinstance(statement, dict):
         raise WireFormatError("statement must be a JSON object")
@@ -137,7 +167,8 @@ def validate_statement(statement: object) -> None:
         raise WireFormatError("key_id must be 16 lowercase hex digits")
     if not isinstance(statement["body"], dict):
         raise WireFormatError("body must be a JSON object")
-    canonical_json(statement)
+    if not canonical_checked:
+        canonical_json(statement)
 
 
 def signing_input(statement: dict[str, Any]) -> bytes:
@@ -148,6 +179,18 @@ def signing_input(statement: dict[str, Any]) -> bytes:
 def sign_statement(private_key: Ed25519PrivateKey, statement: dict[str, Any]) -> bytes:
     """64-byte Ed25519 signature over ``signing_input(statement)``."""
     return private_key.sign(signing_input(statement))
+
+
+def verify_statement_bytes(
+    public_key: Ed25519PublicKey, canonical_statement: bytes, signature: bytes
+) -> bool:
+    """Verify over statement bytes already known to be canonical (e.g. sliced from a canonical
+    entry), saving a second canonicalization on the verifier's hot path."""
+    try:
+        public_key.verify(signature, STATEMENT_DOMAIN + canonical_statement)
+    except InvalidSignature:
+        return False
+    return True
 
 
 def verify_statement(public_key_raw: bytes, statement: object, signature: bytes) -> bool:
@@ -177,6 +220,13 @@ class Entry:
     statement: dict[str, Any]
     signature: bytes
     raw: bytes
+
+    @property
+    def statement_bytes(self) -> bytes:
+        """JCS bytes of the statement, sliced from the canonical leaf: its keys sort as seq,
+        sig, statement, and neither an integer nor base64 can contain the marker."""
+        start = self.raw.index(b',"statement":') + len(b',"statement":')
+        return self.raw[start:-1]
 
 
 def encode_b64(data: bytes) -> str:
@@ -216,7 +266,12 @@ def parse_entry(line: bytes) -> Entry:
     Checks the entry envelope only; the statement's own shape is ``validate_statement``'s job.
     """
     try:
-        obj = json.loads(line, parse_constant=_reject_json_constant)
+        obj = json.loads(
+            line,
+            parse_constant=_reject_json_constant,
+            parse_float=_reject_float_literal,
+            parse_int=_safe_int,
+        )
     except (ValueError, TypeError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8
         raise WireFormatError(f"not JSON: {exc}") from exc
     if not isinstance(obj, dict) or set(obj) != ENTRY_FIELDS:
@@ -229,6 +284,6 @@ def parse_entry(line: bytes) -> Entry:
     signature = decode_b64(sig)
     if len(signature) != SIGNATURE_SIZE:
         raise WireFormatError("sig must decode to 64 bytes")
-    if canonical_json(obj) != line:
+    if _jcs_checked(obj) != line:
         raise WireFormatError("entry is not in canonical (RFC 8785) form")
     return Entry(seq=seq, statement=statement, signature=signature, raw=bytes(line))

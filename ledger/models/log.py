@@ -34,7 +34,7 @@ class Entry(models.Model):
 
     seq = models.BigIntegerField(primary_key=True)
     leaf = models.BinaryField()
-    kind = models.CharField(max_length=64, db_index=True)
+    kind = models.CharField(max_length=64)
     signer = models.CharField(max_length=32)
     key_id = models.CharField(max_length=16)
     subject = models.CharField(max_length=64, blank=True, default="", db_index=True)
@@ -53,17 +53,14 @@ class Entry(models.Model):
 
 
 class TreeNode(models.Model):
-    """Hash of a perfect aligned subtree: leaves [index·2^level, (index+1)·2^level).
-    Level 0 holds leaf hashes. Written once, when the subtree becomes complete."""
+    """Hash of a perfect aligned subtree: leaves [index·2^level, (index+1)·2^level), level ≥ 1.
+    Written once, when the subtree becomes complete. Leaf hashes (level 0) are not stored:
+    they are SHA-256(0x00 ‖ Entry.leaf), computed when a proof needs one."""
 
+    pk = models.CompositePrimaryKey("level", "index")
     level = models.PositiveSmallIntegerField()
     index = models.BigIntegerField()
     hash = models.BinaryField(max_length=32)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["level", "index"], name="tree_node_position"),
-        ]
 
     def __str__(self) -> str:
         return f"node {self.level}/{self.index}"
@@ -74,6 +71,10 @@ class Checkpoint(models.Model):
 
     tree_size = models.BigIntegerField(unique=True)
     root_hash = models.BinaryField(max_length=32)
+    frontier = models.BinaryField(
+        help_text="compact range of the tree at this size: one 32-byte hash per set bit of "
+        "tree_size, largest subtree first; lets the integrator resume without reading TreeNode"
+    )
     body = models.TextField(help_text="checkpoint text: origin, size, root (signed message)")
     signature_line = models.TextField()
     key_id = models.CharField(max_length=16, help_text="the operator's Ed25519 key id (§4)")

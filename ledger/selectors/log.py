@@ -41,16 +41,26 @@ def tree_size() -> int:
 
 
 def tree_nodes_get(wanted: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-    """Stored perfect-subtree hashes for the given (level, index) positions, in one query."""
-    if not wanted:
-        return {}
+    """Perfect-subtree hashes for the given (level, index) positions.
+
+    Level 0 (leaf hashes) is computed from the entries themselves, which halves the rows the
+    integrator writes; levels ≥ 1 come from TreeNode. At most two indexed queries."""
+    positions = list(dict.fromkeys(wanted))
+    found: dict[tuple[int, int], bytes] = {}
+    seqs = [index for level, index in positions if level == 0]
+    if seqs:
+        for seq, leaf in Entry.objects.filter(seq__in=seqs).values_list("seq", "leaf"):
+            found[(0, seq)] = merkle.leaf_hash(bytes(leaf))
     query = Q()
-    for level, index in dict.fromkeys(wanted):
-        query |= Q(level=level, index=index)
-    return {
-        (lvl, idx): bytes(h)
-        for lvl, idx, h in TreeNode.objects.filter(query).values_list("level", "index", "hash")
-    }
+    for level, index in positions:
+        if level > 0:
+            query |= Q(level=level, index=index)
+    if query:
+        for lvl, idx, digest in TreeNode.objects.filter(query).values_list(
+            "level", "index", "hash"
+        ):
+            found[(lvl, idx)] = bytes(digest)
+    return found
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from config.errors import InvalidSignature
 from institutions import services as inst
 from ledger.models import Checkpoint, Entry, QueuedStatement, TreeNode
-from ledger.selectors.log import checkpoint_latest, export_keys
+from ledger.selectors.log import checkpoint_latest, export_keys, tree_nodes_get
 from ledger.services.log import (
     InvalidStatement,
     ledger_integrate,
@@ -104,8 +104,13 @@ def test_integration_builds_the_rfc9162_tree_and_signs_checkpoints(network):
     # 41 queued statements in batches of 10: one checkpoint per batch
     assert sorted(Checkpoint.objects.values_list("tree_size", flat=True)) == [10, 20, 30, 40, 41]
     stored = {(n.level, n.index): bytes(n.hash) for n in TreeNode.objects.all()}
-    assert stored[(0, 5)] == leaf_hashes[5]
+    assert stored[(1, 2)] == merkle.node_hash(leaf_hashes[4], leaf_hashes[5])
     assert stored[(5, 0)] == merkle.root_from_leaf_hashes(leaf_hashes[:32])
+    assert (0, 5) not in stored  # leaf hashes are computed from entries, not stored
+    assert tree_nodes_get([(0, 5), (5, 0)]) == {
+        (0, 5): leaf_hashes[5],
+        (5, 0): stored[(5, 0)],
+    }
 
 
 @pytest.mark.parametrize(

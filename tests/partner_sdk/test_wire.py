@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from partner_sdk.wire import (
     STATEMENT_DOMAIN,
@@ -266,3 +268,26 @@ def test_escaped_non_ascii_is_not_canonical(private_key: Ed25519PrivateKey) -> N
     assert parse_entry(leaf).statement == statement
     with pytest.raises(WireFormatError):
         parse_entry(leaf.replace("é".encode(), b"\\u00e9"))
+
+
+_json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1),
+    st.text(),
+)
+_json_docs = st.recursive(
+    _json_scalars,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_json_docs)
+@settings(max_examples=300, deadline=None)
+def test_canonical_json_fast_path_is_byte_identical_to_rfc8785(doc):
+    import rfc8785
+
+    assert canonical_json(doc) == rfc8785.dumps(doc)
