@@ -16,6 +16,7 @@ import argparse
 import base64
 import hashlib
 import json
+import os
 import random
 import tempfile
 import threading
@@ -29,7 +30,7 @@ from _common import machine, percentiles, setup_django
 def _queue_copies(n: int) -> None:
     """Queue n statements (one real operator-signed statement repeated: the integrator neither
     verifies nor cares about content, and each copy gets its own seq, so leaves differ)."""
-    from ledger.models import Entry, QueuedStatement
+    from ledger.models import Entry
     from partner_sdk.wire import canonical_json
 
     first = json.loads(bytes(Entry.objects.order_by("seq").first().leaf))
@@ -173,7 +174,8 @@ def bench_export_verify(results: dict, verify_entries: int) -> None:
     out = Path(tempfile.mkdtemp(prefix="ledger-export-"))
     size = tree_size()
     start = time.perf_counter()
-    call_command("ledger", "export", "--out", str(out), stdout=open("/dev/null", "w"))
+    with open(os.devnull, "w") as quiet:
+        call_command("ledger", "export", "--out", str(out), stdout=quiet)
     elapsed = time.perf_counter() - start
     results["export_per_s"] = size / elapsed
     print(f"  export: {size:,} entries in {elapsed:.1f} s = {size / elapsed:,.0f} entries/s")
