@@ -173,3 +173,16 @@ class Corridor(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+from institutions.idempotency import IdempotencyRecord  # noqa: E402  (model lives with its logic)
+
+__all__ = [
+    "ApiCredential",
+    "Corridor",
+    "Currency",
+    "IdempotencyRecord",
+    "Institution",
+    "SigningKey",
+    "WebhookEndpoint",
+]

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from institutions.idempotency import idempotent
 from ledger import serializers as s
 from ledger.selectors import log as selectors
 from ledger.services.log import cosignature_add
@@ -121,6 +122,7 @@ class CosignatureApi(APIView):
         request=s.CosignatureIn,
         responses={201: s.CosignatureOut},
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         body = s.CosignatureIn(data=request.data)
         body.is_valid(raise_exception=True)

@@ -99,14 +99,21 @@ def test_witness_cosigns_and_the_checkpoint_carries_it(log, client):
     text, _ = parse_note(note)
     line = cosign(text, name="TMB-PK", private_key=log.tmb.private_key, timestamp=1_790_000_000)
     tmb = log.tmb.client()
-    created = tmb.post(
-        "/api/v1/ledger/cosignatures", {"checkpoint": text, "cosignature": line}, format="json"
-    )
+    body = {"checkpoint": text, "cosignature": line}
+    url = "/api/v1/ledger/cosignatures"
+    missing_key = tmb.post(url, body, format="json")
+    assert missing_key.status_code == 400
+    assert missing_key.json()["code"] == "idempotency_key_required"
+    created = tmb.post(url, body, format="json", headers={"Idempotency-Key": "c-1"})
     assert created.status_code == 201, created.content
-    again = tmb.post(
-        "/api/v1/ledger/cosignatures", {"checkpoint": text, "cosignature": line}, format="json"
-    )
-    assert again.status_code == 201
+    again = tmb.post(url, body, format="json", headers={"Idempotency-Key": "c-1"})
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    other = {**body, "cosignature": line + " "}
+    reused = tmb.post(url, other, format="json", headers={"Idempotency-Key": "c-1"})
+    assert reused.status_code == 409
+    assert reused.json()["code"] == "idempotency_key_reused"
+    fresh = tmb.post(url, body, format="json", headers={"Idempotency-Key": "c-2"})
+    assert fresh.status_code == 201  # cosigning is idempotent in itself too
     served = client.get("/api/v1/ledger/checkpoint").content.decode()
     assert line in served
     _, signatures = parse_note(served)
@@ -120,7 +127,10 @@ def test_cosignature_on_a_checkpoint_the_log_never_published_is_refused(log, cli
     forged = f"{origin}\n{size}\n{base64.b64encode(b'x' * 32).decode()}\n"
     line = cosign(forged, name="TMB-PK", private_key=log.tmb.private_key, timestamp=1)
     response = log.tmb.client().post(
-        "/api/v1/ledger/cosignatures", {"checkpoint": forged, "cosignature": line}, format="json"
+        "/api/v1/ledger/cosignatures",
+        {"checkpoint": forged, "cosignature": line},
+        format="json",
+        headers={"Idempotency-Key": "k"},
     )
     assert response.status_code == 409
     assert response.json()["code"] == "inconsistent_checkpoint"
@@ -131,7 +141,10 @@ def test_cosignature_signed_by_someone_else_is_refused(log, client):
     text, _ = parse_note(client.get("/api/v1/ledger/checkpoint").content.decode())
     line = cosign(text, name="TMB-PK", private_key=log.partner.private_key, timestamp=1)
     response = log.tmb.client().post(
-        "/api/v1/ledger/cosignatures", {"checkpoint": text, "cosignature": line}, format="json"
+        "/api/v1/ledger/cosignatures",
+        {"checkpoint": text, "cosignature": line},
+        format="json",
+        headers={"Idempotency-Key": "k"},
     )
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_signature"

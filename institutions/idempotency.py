@@ -1,0 +1,148 @@
+"""`Idempotency-Key` for every POST of the partner API (DESIGN.md §6).
+
+A unique (actor, key) row with a hash of the request: same key and same request → the first
+response again (marked `Idempotent-Replayed: true`); same key, other request → 409
+`idempotency_key_reused`; while the first is still running → 409 `request_in_progress`.
+The row is written in its own short transaction before the view runs, so two racing retries
+cannot both run the view. Server errors (5xx) are not stored: the client may retry them.
+
+This layer makes HTTP retries safe; the services stay idempotent by their own natural keys
+(order ids, transfer ids), so money can never move twice even if this table were lost.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from config.errors import Conflict, DomainError
+
+STALE_AFTER = timedelta(minutes=5)
+MAX_KEY_LENGTH = 200
+
+
+class IdempotencyKeyRequired(DomainError):
+    code, status, title = "idempotency_key_required", 400, "Idempotency-Key header required"
+
+
+class IdempotencyKeyReused(Conflict):
+    code, title = "idempotency_key_reused", "Idempotency-Key reused with a different request"
+
+
+class RequestInProgress(Conflict):
+    code, title = "request_in_progress", "A request with this Idempotency-Key is in progress"
+
+
+class IdempotencyRecord(models.Model):
+    actor = models.CharField(max_length=64, help_text="institution:<code> or user:<id>")
+    key = models.CharField(max_length=MAX_KEY_LENGTH)
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        app_label = "institutions"
+        constraints = [
+            models.UniqueConstraint(fields=["actor", "key"], name="idempotency_actor_key")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created")]
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.key}"
+
+
+def _actor(request: Request) -> str:
+    user = request.user
+    code = getattr(user, "code", None)
+    if code:
+        return f"institution:{code}"
+    return f"user:{getattr(user, 'pk', 'anonymous')}"
+
+
+def _request_hash(request: Request) -> str:
+    try:
+        body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), default=str)
+    except (TypeError, ValueError):
+        body = repr(request.data)
+    material = f"{request.method}\n{request.path}\n{body}".encode()
+    return hashlib.sha256(material).hexdigest()
+
+
+def _claim(actor: str, key: str, request_hash: str) -> IdempotencyRecord | Response:
+    """Insert the in-flight row, or answer from the existing one."""
+    try:
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(actor=actor, key=key, request_hash=request_hash)
+    except IntegrityError:
+        pass
+    existing = IdempotencyRecord.objects.get(actor=actor, key=key)
+    if existing.request_hash != request_hash:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was used for a different request; use a new key."
+        )
+    if existing.completed_at is None:
+        if timezone.now() - existing.created_at < STALE_AFTER:
+            raise RequestInProgress("Retry after the first request has finished.")
+        # The first attempt died mid-flight; take it over (services are idempotent by key).
+        existing.created_at = timezone.now()
+        existing.save(update_fields=["created_at"])
+        return existing
+    response = Response(existing.response_body, status=existing.response_status)
+    response["Idempotent-Replayed"] = "true"
+    if existing.response_status and existing.response_status >= 400:
+        response.content_type = "application/problem+json"
+    return response
+
+
+def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
+    """Decorate an APIView's `post`. Requires the header; replays completed responses."""
+
+    @functools.wraps(view_method)
+    def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key:
+            raise IdempotencyKeyRequired("Send a unique Idempotency-Key header with every POST.")
+        if len(key) > MAX_KEY_LENGTH:
+            raise IdempotencyKeyRequired(f"Idempotency-Key is longer than {MAX_KEY_LENGTH}.")
+        claimed = _claim(_actor(request), key, _request_hash(request))
+        if isinstance(claimed, Response):
+            return claimed
+        try:
+            response = view_method(self, request, *args, **kwargs)
+        except DomainError as exc:
+            from config.problems import problem
+
+            body = problem(
+                status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, **exc.extra
+            )
+            _complete(claimed, exc.status, body)
+            raise
+        except BaseException:
+            claimed.delete()
+            raise
+        if response.status_code >= 500:
+            claimed.delete()
+        else:
+            _complete(claimed, response.status_code, response.data)
+        return response
+
+    return wrapper
+
+
+def _complete(record: IdempotencyRecord, status: int, body: Any) -> None:
+    IdempotencyRecord.objects.filter(pk=record.pk).update(
+        response_status=status,
+        response_body=json.loads(json.dumps(body, default=str)),
+        completed_at=timezone.now(),
+    )
