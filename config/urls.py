@@ -14,6 +14,8 @@ api_v1 = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("ledger/", include("ledger.urls")),
     path("kyc/", include("kyc.urls")),
+    path("", include("remittance.urls")),
+    path("", include("institutions.urls")),
 ]
 
 urlpatterns = [
@@ -21,6 +23,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    path("wallet/", include("remittance.web_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include(api_v1)),
 ]

@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from config.errors import DomainError
 from institutions import services
 from institutions.models import (
     ApiCredential,
@@ -13,8 +14,11 @@ from institutions.models import (
     Currency,
     Institution,
     SigningKey,
+    WebhookAttempt,
+    WebhookDelivery,
     WebhookEndpoint,
 )
+from institutions.services_webhooks import webhook_delivery_replay
 
 
 class SigningKeyInline(admin.TabularInline):
@@ -125,3 +129,104 @@ class CorridorAdmin(admin.ModelAdmin):
 @admin.register(Currency)
 class CurrencyAdmin(admin.ModelAdmin):
     list_display = ("code", "name", "minor_units")
+
+
+class _ReadOnly:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class WebhookAttemptInline(_ReadOnly, admin.TabularInline):
+    model = WebhookAttempt
+    fields = ("number", "attempted_at", "status_code", "error", "latency_ms", "response_excerpt")
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(_ReadOnly, admin.ModelAdmin):
+    """Every webhook the hub queued, with every attempt. Read-only; "replay" sends one again
+    with the same webhook-id (receivers dedupe) and a fresh retry schedule."""
+
+    list_display = (
+        "message_id",
+        "institution",
+        "event_type",
+        "status",
+        "attempt_count",
+        "next_attempt_at",
+        "created_at",
+        "delivered_at",
+    )
+    list_filter = ("status", "event_type", "institution")
+    search_fields = ("=message_id",)
+    readonly_fields = (
+        "message_id",
+        "institution",
+        "endpoint",
+        "url",
+        "event_type",
+        "payload",
+        "status",
+        "outcome",
+        "attempt_count",
+        "retry_step",
+        "next_attempt_at",
+        "created_at",
+        "delivered_at",
+    )
+    inlines = [WebhookAttemptInline]
+    actions = ["replay"]
+    list_select_related = ("institution",)
+    show_full_result_count = False
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # Replaying sends data to a partner: staff with the change permission only.
+        actions = super().get_actions(request)
+        if not request.user.has_perm("institutions.change_webhookendpoint"):
+            actions.pop("replay", None)
+        return actions
+
+    @admin.action(description="Replay (send again now, same webhook-id)")
+    def replay(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        replayed = 0
+        for delivery in queryset:
+            try:
+                webhook_delivery_replay(delivery=delivery)
+            except DomainError as exc:
+                self.message_user(request, f"{delivery.message_id}: {exc.detail}", messages.ERROR)
+                continue
+            replayed += 1
+        if replayed:
+            self.message_user(request, f"{replayed} delivery(ies) queued for replay.")
+
+
+@admin.register(WebhookAttempt)
+class WebhookAttemptAdmin(_ReadOnly, admin.ModelAdmin):
+    list_display = (
+        "delivery",
+        "number",
+        "attempted_at",
+        "status_code",
+        "error",
+        "latency_ms",
+    )
+    list_filter = ("status_code", "error")
+    search_fields = ("=delivery__message_id",)
+    readonly_fields = (
+        "delivery",
+        "number",
+        "attempted_at",
+        "status_code",
+        "error",
+        "latency_ms",
+        "response_excerpt",
+    )
+    list_select_related = ("delivery",)
+    show_full_result_count = False

@@ -176,6 +176,7 @@ class Corridor(models.Model):
 
 
 from institutions.idempotency import IdempotencyRecord  # noqa: E402  (model lives with its logic)
+from institutions.webhooks import WebhookAttempt, WebhookDelivery  # noqa: E402
 
 __all__ = [
     "ApiCredential",
@@ -184,5 +185,7 @@ __all__ = [
     "IdempotencyRecord",
     "Institution",
     "SigningKey",
+    "WebhookAttempt",
+    "WebhookDelivery",
     "WebhookEndpoint",
 ]

@@ -126,3 +126,9 @@ class Money:
 
     def format(self, locale: str = "en_US") -> str:
         return format_currency(self.amount, self.currency, locale=locale)
+
+
+def rate_str(rate: Decimal) -> str:
+    """A rate as a plain decimal string without trailing zeros ("62.865", never "6.2865E+1")."""
+    text = format(rate.normalize(), "f")
+    return text

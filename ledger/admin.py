@@ -68,3 +68,6 @@ class CheckpointAdmin(ReadOnlyAdmin):
     @admin.display(description="signed note")
     def note_text(self, obj: Checkpoint) -> str:
         return format_html("<pre>{}</pre>", obj.note)
+
+
+from ledger import admin_money  # noqa: E402, F401  (registers Account and Transfer)

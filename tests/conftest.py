@@ -47,8 +47,18 @@ def _member(**kwargs) -> Member:
     return Member(institution, new.private_key, new.signing_key.key_id, api_key)
 
 
+def _currencies() -> None:
+    """Transactional tests flush every table, the migration-seeded currencies included."""
+    from institutions.models import Currency
+    from institutions.money import ISO4217
+
+    for code, (minor, name) in ISO4217.items():
+        Currency.objects.get_or_create(code=code, defaults={"name": name, "minor_units": minor})
+
+
 @pytest.fixture
 def network(db) -> Network:
+    _currencies()
     hub = _member(code="HUB", name="Hub", country="MY", currency="MYR", is_operator=True)
     valyou = _member(
         code="VALYOU-MY", name="Valyou", country="MY", currency="MYR", is_sending=True, hosted=True

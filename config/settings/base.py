@@ -130,7 +130,7 @@ STORAGES = {
 }
 MEDIA_ROOT = VAR_DIR / "media"
 LOGIN_URL = "/accounts/login/"
-LOGIN_REDIRECT_URL = "/"
+LOGIN_REDIRECT_URL = "/wallet/"
 
 # Celery: CELERY_BROKER_URL, else kombu's filesystem transport in var/broker.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
@@ -157,6 +157,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "ledger-integrate-safety-net": {
         "task": "ledger.tasks.integrate_pending",
+        "schedule": timedelta(seconds=5),
+    },
+    "webhooks-deliver-due": {
+        "task": "institutions.tasks.deliver_webhooks",
         "schedule": timedelta(seconds=5),
     },
     "ledger-void-expired-pendings": {
@@ -198,7 +202,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }
 
 # Cache: Redis when the broker is Redis (shared across processes: the ledger's coalesced
@@ -215,4 +223,54 @@ CACHES = {
             "LOCATION": str(VAR_DIR / "cache"),
         }
     )
+}
+
+# FX rates and pricing.
+FX_RATE_MAX_AGE_SECONDS = int(env("FX_RATE_MAX_AGE_SECONDS", str(6 * 3600)) or 21600)
+FX_RATE_PROVIDER = env("FX_RATE_PROVIDER", "settlement.rates.StaticRateProvider")
+FX_STATIC_RATES = {"MYR/PKR": "63.5000", "USD/PKR": "280.5000", "MYR/USD": "0.2264"}
+CELERY_BEAT_SCHEDULE["fx-rates-refresh"] = {
+    "task": "settlement.tasks.refresh_fx_rates",
+    "schedule": timedelta(minutes=15),
+}
+
+# Orders: an order not credited within this time is expired and refunded.
+ORDER_CREDIT_TIMEOUT_SECONDS = int(env("ORDER_CREDIT_TIMEOUT_SECONDS", "3600") or 3600)
+CELERY_BEAT_SCHEDULE["orders-expire-due"] = {
+    "task": "remittance.tasks.expire_due_orders",
+    "schedule": timedelta(seconds=30),
+}
+
+# KYC (docs/compliance.md says where each default comes from).
+KYC_TRAVEL_RULE_THRESHOLD_USD = env("KYC_TRAVEL_RULE_THRESHOLD_USD", "1000")
+KYC_SCREENING_THRESHOLD = int(env("KYC_SCREENING_THRESHOLD", "88") or 88)
+KYC_MIN_SENDER_AGE = 18
+KYC_MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+KYC_TIER_LIMITS = {
+    "MY-PK": {
+        "currency": "MYR",
+        "tiers": {
+            "1": {"per_transaction": "3000.00", "daily": "3000.00", "monthly": "10000.00"},
+            "2": {"per_transaction": "10000.00", "daily": "10000.00", "monthly": "30000.00"},
+            "3": {"per_transaction": "30000.00", "daily": "50000.00", "monthly": "100000.00"},
+        },
+    }
+}
+
+# Settlement and reconciliation (docs/settlement.md).
+# A corridor's window is closed by beat once it is this old (and holds at least one order).
+SETTLEMENT_WINDOW_SECONDS = int(env("SETTLEMENT_WINDOW_SECONDS", "3600") or 3600)
+# Rows per (window, institution pair) that concurrent credits spread their running totals over.
+SETTLEMENT_AGGREGATE_STRIPES = int(env("SETTLEMENT_AGGREGATE_STRIPES", "8") or 8)
+# An accepted order not credited within this many seconds is a reconciliation break.
+SETTLEMENT_CREDIT_SLA_SECONDS = int(env("SETTLEMENT_CREDIT_SLA_SECONDS", "60") or 60)
+# How far back the sweep looks for accepted-but-not-credited orders.
+SETTLEMENT_RECON_LOOKBACK_SECONDS = int(env("SETTLEMENT_RECON_LOOKBACK_SECONDS", "86400") or 86400)
+CELERY_BEAT_SCHEDULE["settlement-close-due-windows"] = {
+    "task": "settlement.tasks.close_due_windows",
+    "schedule": timedelta(seconds=60),
+}
+CELERY_BEAT_SCHEDULE["settlement-reconciliation-sweep"] = {
+    "task": "settlement.tasks.reconciliation_sweep",
+    "schedule": timedelta(seconds=30),
 }

@@ -25,24 +25,32 @@ $$ LANGUAGE plpgsql;
 """
 
 
-def forwards(apps, schema_editor):
+def install(schema_editor, tables):
+    """(Re)create the append-only triggers on `tables`. SQLite drops a table's triggers when
+    a migration rebuilds the table, so a migration that alters one calls this again."""
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
         schema_editor.execute(PG_FUNCTION, params=None)
-        for table in TABLES:
+        for table in tables:
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};")
             schema_editor.execute(
                 f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
                 "FOR EACH ROW EXECUTE FUNCTION ledger_reject_mutation();"
             )
     elif vendor == "sqlite":
-        for table in TABLES:
+        for table in tables:
             for op in ("UPDATE", "DELETE"):
+                schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_{op.lower()};")
                 schema_editor.execute(
                     f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
                     f"BEGIN SELECT RAISE(ABORT, 'append-only: {op} on {table} is not allowed'); END;"
                 )
     else:
         raise NotImplementedError(f"append-only triggers for {vendor}")
+
+
+def forwards(apps, schema_editor):
+    install(schema_editor, TABLES)
 
 
 def backwards(apps, schema_editor):

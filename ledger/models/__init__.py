@@ -1,12 +1,14 @@
 from ledger.models.log import Checkpoint, Cosignature, Entry, QueuedStatement, TreeNode
-from ledger.models.money import Account, Transfer
+from ledger.models.money import Account, AccountKind, Transfer, TransferKind
 
 __all__ = [
     "Account",
+    "AccountKind",
     "Checkpoint",
     "Cosignature",
     "Entry",
     "QueuedStatement",
     "Transfer",
+    "TransferKind",
     "TreeNode",
 ]

@@ -116,8 +116,8 @@ class Transfer(models.Model):
     )
     expires_at = models.DateTimeField(null=True, blank=True, help_text="pending only")
     code = models.CharField(max_length=32, blank=True, default="", help_text="why, e.g. order.fee")
-    reference = models.CharField(max_length=64, blank=True, default="", db_index=True)
-    linked_group = models.UUIDField(null=True, blank=True, db_index=True)
+    reference = models.CharField(max_length=64, blank=True, default="")
+    linked_group = models.UUIDField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -142,7 +142,13 @@ class Transfer(models.Model):
                 fields=["expires_at"],
                 condition=Q(kind="pending"),
                 name="transfer_pending_expiry",
-            )
+            ),
+            models.Index(fields=["reference"], name="transfer_reference"),
+            models.Index(
+                fields=["linked_group"],
+                condition=Q(linked_group__isnull=False),
+                name="transfer_linked_group",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -38,11 +38,10 @@ from partner_sdk.note import (
     verify_cosignature,
 )
 from partner_sdk.wire import (
+    STATEMENT_DOMAIN,
     WireFormatError,
     canonical_json,
     format_time,
-    make_statement,
-    sign_statement,
     validate_statement,
     verify_statement,
 )
@@ -52,6 +51,8 @@ logger = logging.getLogger(__name__)
 # pg advisory lock key of the single integrator ("ledger" in ASCII).
 INTEGRATOR_LOCK_KEY = 0x6C6564676572
 INTEGRATION_REQUESTED = "ledger:integration-requested"
+# Kinds only the hub writes; a partner-signed statement may not claim them.
+OPERATOR_KINDS = ("ledger.", "institution.", "key.", "corridor.", "settlement.", "kyc.")
 
 
 class InvalidStatement(DomainError):
@@ -77,6 +78,8 @@ def statement_append(
         validate_statement(statement)
     except WireFormatError as exc:
         raise InvalidStatement(str(exc)) from None
+    if statement["kind"].startswith(OPERATOR_KINDS):
+        raise InvalidStatement(f"{statement['kind']} statements are issued by the operator only")
     key = signing_key_lookup(signer=statement["signer"], key_id=statement["key_id"])
     if key is None:
         raise InvalidSignature(f"unknown key {statement['key_id']} for {statement['signer']}")
@@ -95,15 +98,23 @@ def statement_issue(
     if isinstance(institution, str):
         institution = Institution.objects.get(code=institution)
     key = signing_key_active(institution=institution)
-    statement = make_statement(
+    statement = {
+        "v": 1,
+        "kind": kind,
+        "at": format_time(timezone.now()),
+        "signer": institution.code,
+        "key_id": key.key_id,
+        "body": body,
+    }
+    canonical = canonical_json(statement)  # once: it is what we sign and what we store
+    signature = _private_key(key.key_id).sign(STATEMENT_DOMAIN + canonical)
+    return _queue_canonical(
+        canonical=canonical,
+        signature=signature,
         kind=kind,
-        at=format_time(timezone.now()),
         signer=institution.code,
-        key_id=key.key_id,
-        body=body,
+        subject=subject,
     )
-    signature = sign_statement(_private_key(key.key_id), statement)
-    return _queue(statement=statement, signature=signature, subject=subject)
 
 
 @lru_cache(maxsize=64)
@@ -113,12 +124,20 @@ def _private_key(key_id: str) -> Ed25519PrivateKey:
 
 
 def _queue(*, statement: dict[str, Any], signature: bytes, subject: str) -> QueuedStatement:
-    queued = QueuedStatement.objects.create(
-        statement=canonical_json(statement),
+    return _queue_canonical(
+        canonical=canonical_json(statement),
         signature=signature,
         kind=statement["kind"],
         signer=statement["signer"],
-        subject=subject[:64],
+        subject=subject,
+    )
+
+
+def _queue_canonical(
+    *, canonical: bytes, signature: bytes, kind: str, signer: str, subject: str
+) -> QueuedStatement:
+    queued = QueuedStatement.objects.create(
+        statement=canonical, signature=signature, kind=kind, signer=signer, subject=subject[:64]
     )
     transaction.on_commit(integration_request, robust=True)
     return queued

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,9 @@ class Command(BaseCommand):
             )
             self.stdout.write("corridor MY-PK opened (MYR → PKR)")
         self._users()
+        self._pricing_and_rates()
+        self._partner_customers(demo_dir)
+        self._wallet_users()
         integrated = ledger_integrate()
         self.stdout.write(f"ledger: {integrated} statement(s) integrated")
         self.stdout.write(self.style.SUCCESS("demo network ready"))
@@ -111,8 +115,14 @@ class Command(BaseCommand):
             _, api_key = inst.api_credential_create(institution=institution, label="demo")
             WebhookEndpoint.objects.filter(institution=institution).delete()
             _, secret = inst.webhook_endpoint_create(
-                institution=institution, url=f"http://127.0.0.1:{port}/webhooks"
+                institution=institution,
+                url=f"http://{os.environ.get('DEMO_SIMULATOR_HOST', '127.0.0.1')}:{port}/webhooks",
             )
+            from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+            sealing = X25519PrivateKey.generate()
+            institution.x25519_public_key = sealing.public_key().public_bytes_raw()
+            institution.save(update_fields=["x25519_public_key"])
             payload = {
                 "institution": code,
                 "hub_url": settings.HUB_URL,
@@ -120,10 +130,67 @@ class Command(BaseCommand):
                 "signing_key": base64.b64encode(ed25519_private_raw(new.private_key)).decode(),
                 "key_id": new.signing_key.key_id,
                 "webhook_secret": secret,
+                # X25519 key KYC records are sealed to when shared with this bank (§5)
+                "kyc_private_key": base64.b64encode(sealing.private_bytes_raw()).decode(),
             }
             credentials_file.write_text(json.dumps(payload, indent=2) + "\n")
             credentials_file.chmod(0o600)
             self.stdout.write(f"{code}: onboarding file {credentials_file}")
+
+    def _pricing_and_rates(self) -> None:
+        from remittance.models import CorridorPricing
+        from settlement.rates import fx_rates_refresh
+
+        corridor = Corridor.objects.get(code="MY-PK")
+        CorridorPricing.objects.get_or_create(
+            corridor=corridor,
+            defaults={
+                "receiving_institution": Institution.objects.get(code="TMB-PK"),
+                "margin_bps": 100,
+                "fee_fixed_minor": 500,
+                "fee_bps": 50,
+                "min_send_minor": 1_000,
+                "max_send_minor": 1_000_000,
+                "payout_methods": ["mobile_wallet", "bank_account"],
+                "quote_ttl_seconds": 1800,
+                "delivery_estimate": "within seconds",
+            },
+        )
+        fx_rates_refresh()
+        self.stdout.write("MY-PK pricing: 1% margin, RM 5.00 + 0.5% fee; FX rates refreshed")
+
+    def _partner_customers(self, demo_dir: Path) -> None:
+        """KYC'd demo customers of PARTNER-MY (refs only, for the simulator and benchmarks)
+        and RM 10,000,000.00 of prefunding."""
+        from kyc.models import KycRecord
+        from remittance.demo import demo_beneficiary, demo_sender, fund_account
+        from remittance.services.orders import prefund_account
+
+        path = demo_dir / "PARTNER-MY.customers.json"
+        partner = Institution.objects.get(code="PARTNER-MY")
+        if path.exists():
+            refs = json.loads(path.read_text())
+            if KycRecord.objects.filter(kyc_ref__in=[r["sender_kyc_ref"] for r in refs]).count():
+                return
+        refs = []
+        for i in range(5):
+            sender = demo_sender(owner=partner, index=i)
+            beneficiary = demo_beneficiary(owner=partner, index=i)
+            refs.append(
+                {"sender_kyc_ref": sender.kyc_ref, "beneficiary_kyc_ref": beneficiary.kyc_ref}
+            )
+        fund_account(prefund_account(partner, "MYR"), 1_000_000_000)
+        path.write_text(json.dumps(refs, indent=2) + "\n")
+        self.stdout.write(f"PARTNER-MY: 5 KYC'd customers ({path}), RM 10,000,000.00 prefunded")
+
+    def _wallet_users(self) -> None:
+        from remittance.demo import wallet_user_create
+
+        for username in ("aisha", "bilal"):
+            if get_user_model().objects.filter(username=username).exists():
+                continue
+            wallet_user_create(username=username, password=f"{username}-demo-pass")
+            self.stdout.write(f"wallet user {username} / {username}-demo-pass (RM 2,000.00)")
 
     @staticmethod
     def _file_valid(path: Path) -> bool:

@@ -1,0 +1,52 @@
+"""Shapes of the institutions partner API (webhook endpoint management)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from rest_framework import serializers
+
+from institutions.services_webhooks import EVENT_TYPES
+
+
+class WebhookEndpointIn(serializers.Serializer):
+    url = serializers.URLField(max_length=500)
+    event_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=EVENT_TYPES),
+        required=False,
+        default=list,
+        max_length=len(EVENT_TYPES),
+        help_text="Event types to receive; empty or absent means all.",
+    )
+
+    def validate_url(self, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"}:
+            raise serializers.ValidationError("use an http(s) URL")
+        if parts.username or parts.password:
+            raise serializers.ValidationError("no credentials in the URL; webhooks are signed")
+        return value
+
+
+class WebhookEndpointOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.CharField()
+    event_types = serializers.ListField(child=serializers.CharField())
+    enabled = serializers.BooleanField()
+    disabled_reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class WebhookEndpointCreatedOut(WebhookEndpointOut):
+    secret = serializers.CharField(
+        allow_null=True,
+        help_text=(
+            "The `whsec_` signing secret, shown in this response only. A replay of the same "
+            "request (same Idempotency-Key) answers null here: the hub never stores it in clear."
+        ),
+    )
+
+
+class WebhookEndpointListOut(serializers.Serializer):
+    results = WebhookEndpointOut(many=True)
+    next = serializers.CharField(allow_null=True)

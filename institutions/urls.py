@@ -1,0 +1,12 @@
+from django.urls import path
+
+from institutions import apis
+
+urlpatterns = [
+    path("webhook-endpoints", apis.WebhookEndpointsApi.as_view(), name="webhook-endpoints"),
+    path(
+        "webhook-endpoints/<int:endpoint_id>",
+        apis.WebhookEndpointApi.as_view(),
+        name="webhook-endpoint",
+    ),
+]

@@ -1,0 +1,39 @@
+"""Reads for KYC. None of them decrypts: decryption is a write (it logs) and lives in services."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from config.errors import NotFound
+from kyc.models import KycAccessLog, KycRecord, ScreeningEntry, ScreeningHit
+
+
+def kyc_record_get(*, kyc_ref: str) -> KycRecord:
+    record = KycRecord.objects.select_related("owner").filter(kyc_ref=kyc_ref).first()
+    if record is None:
+        raise NotFound(f"no KYC record {kyc_ref}")
+    return record
+
+
+def kyc_review_queue() -> QuerySet[KycRecord]:
+    """Records waiting for compliance: pending, needing info, or held by screening."""
+    return (
+        KycRecord.objects.filter(erased_at__isnull=True)
+        .filter(Q(status__in=["pending", "needs_info"]) | Q(screening_hold=True))
+        .select_related("owner")
+        .order_by("created_at")
+    )
+
+
+def kyc_access_log(*, record: KycRecord) -> QuerySet[KycAccessLog]:
+    return KycAccessLog.objects.filter(record=record).order_by("-at", "-pk")
+
+
+def screening_hits_open() -> QuerySet[ScreeningHit]:
+    return ScreeningHit.objects.filter(status=ScreeningHit.Decision.OPEN).select_related(
+        "record", "entry"
+    )
+
+
+def screening_entries_active_count() -> int:
+    return ScreeningEntry.objects.filter(active=True).count()

@@ -1,0 +1,111 @@
+"""Admin for the money ledger: read-only by design.
+
+Balances change only through `ledger.services.money` (under account locks, with a signed
+statement), and transfers are immutable (database triggers), so the admin may look and search
+but never add, change or delete. Importing this module registers both admins.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from ledger.models import Account, Transfer
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Account)
+class AccountAdmin(_ReadOnlyAdmin):
+    list_display = (
+        "code",
+        "kind",
+        "currency",
+        "institution",
+        "balance_posted",
+        "debits_pending",
+        "available",
+        "flags",
+        "created_at",
+    )
+    list_filter = ("kind", "currency", "debits_must_not_exceed_credits", "institution")
+    search_fields = ("code", "institution__code")
+    list_select_related = ("institution",)
+    show_full_result_count = False
+    readonly_fields = (
+        "code",
+        "kind",
+        "currency",
+        "institution",
+        "debits_must_not_exceed_credits",
+        "credits_must_not_exceed_debits",
+        "debits_pending",
+        "debits_posted",
+        "credits_pending",
+        "credits_posted",
+        "balance_posted",
+        "available",
+        "created_at",
+    )
+
+    @admin.display(description="flags")
+    def flags(self, obj: Account) -> str:
+        if obj.debits_must_not_exceed_credits:
+            return "no overdraft"
+        if obj.credits_must_not_exceed_debits:
+            return "credits ≤ debits"
+        return ""
+
+
+@admin.register(Transfer)
+class TransferAdmin(_ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "kind",
+        "debit_account",
+        "credit_account",
+        "amount",
+        "currency",
+        "code",
+        "reference",
+        "pending",
+        "expires_at",
+        "created_at",
+    )
+    list_filter = ("kind", "currency", "code")
+    # Exact lookups on indexed columns only: the table is large and append-only.
+    search_fields = (
+        "=id",
+        "=reference",
+        "=pending__id",
+        "=debit_account__code",
+        "=credit_account__code",
+    )
+    list_select_related = ("debit_account", "credit_account")
+    show_full_result_count = False
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "id",
+        "kind",
+        "debit_account",
+        "credit_account",
+        "amount",
+        "currency",
+        "pending",
+        "expires_at",
+        "code",
+        "reference",
+        "linked_group",
+        "created_at",
+    )

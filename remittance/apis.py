@@ -1,0 +1,149 @@
+"""The partner API for quotes and orders (thin views: validate, call one service, serialize)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from institutions.idempotency import idempotent
+from remittance import selectors
+from remittance import serializers as s
+from remittance.services import orders as order_services
+from remittance.services.quotes import quote_create
+
+
+def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _signed(data: dict[str, Any]) -> order_services.SignedStatement:
+    return order_services.SignedStatement.from_request(data["statement"], data["signature"])
+
+
+class QuoteCreateApi(APIView):
+    @extend_schema(summary="Get a firm quote", request=s.QuoteIn, responses={201: s.QuoteOut})
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = _valid(s.QuoteIn, request.data)
+        quote = quote_create(
+            institution=request.user,
+            corridor_code=data["corridor"],
+            payout_method=data["payout_method"],
+            send_amount=data.get("send_amount"),
+            receive_amount=data.get("receive_amount"),
+        )
+        return Response(s.quote_out(quote), status=201)
+
+
+class QuoteDetailApi(APIView):
+    @extend_schema(summary="A quote (still answers after it expired)", responses=s.QuoteOut)
+    def get(self, request: Request, quote_id: str) -> Response:
+        return Response(
+            s.quote_out(selectors.quote_get_for(institution=request.user, quote_id=quote_id))
+        )
+
+
+class OrderListCreateApi(APIView):
+    @extend_schema(
+        operation_id="orders_list",
+        summary="Orders you send or receive, by last change (cursor pagination)",
+        parameters=[s.OrderListQuery],
+        responses=s.OrderPage,
+    )
+    def get(self, request: Request) -> Response:
+        query = _valid(s.OrderListQuery, request.query_params)
+        page, next_cursor = selectors.orders_page(institution=request.user, **query)
+        return Response({"results": [s.order_out(o) for o in page], "next": next_cursor})
+
+    @extend_schema(
+        summary="Submit an order for your customer (statement order.submitted)",
+        request=s.OrderIn,
+        responses={201: s.OrderOut},
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = _valid(s.OrderIn, request.data)
+        order = order_services.order_submit(
+            sending_institution=request.user,
+            order_id=data["order_id"],
+            quote_id=data["quote_id"],
+            sender_kyc_ref=data["sender_kyc_ref"],
+            beneficiary_kyc_ref=data["beneficiary_kyc_ref"],
+            signed=_signed(data),
+        )
+        return Response(s.order_out(order), status=201)
+
+
+class OrderDetailApi(APIView):
+    @extend_schema(summary="An order you send or receive", responses=s.OrderOut)
+    def get(self, request: Request, order_id: str) -> Response:
+        return Response(
+            s.order_out(selectors.order_get_for(institution=request.user, order_id=order_id))
+        )
+
+
+class _OrderStepApi(APIView):
+    def _order_id(self, order_id: str) -> Any:
+        # 404 for anything that is not one of the caller's orders, malformed ids included
+        return selectors.order_get_for(institution=self.request.user, order_id=order_id).pk
+
+
+class OrderAcceptApi(_OrderStepApi):
+    @extend_schema(
+        summary="Accept (receiving institution; statement order.accepted)",
+        request=s.SignedIn,
+        responses=s.OrderOut,
+    )
+    @idempotent
+    def post(self, request: Request, order_id: str) -> Response:
+        pk = self._order_id(order_id)
+        data = _valid(s.SignedIn, request.data)
+        order = order_services.order_accept(
+            institution=request.user, order_id=pk, signed=_signed(data)
+        )
+        return Response(s.order_out(order))
+
+
+class OrderRejectApi(_OrderStepApi):
+    @extend_schema(
+        summary="Reject with a reason code (statement order.rejected); refunds",
+        request=s.RejectIn,
+        responses=s.OrderOut,
+    )
+    @idempotent
+    def post(self, request: Request, order_id: str) -> Response:
+        pk = self._order_id(order_id)
+        data = _valid(s.RejectIn, request.data)
+        order = order_services.order_reject(
+            institution=request.user,
+            order_id=pk,
+            reason_code=data["reason_code"],
+            signed=_signed(data),
+        )
+        return Response(s.order_out(order))
+
+
+class OrderCreditApi(_OrderStepApi):
+    @extend_schema(
+        summary="Confirm the beneficiary was paid (statement order.credited)",
+        request=s.CreditIn,
+        responses=s.OrderOut,
+    )
+    @idempotent
+    def post(self, request: Request, order_id: str) -> Response:
+        pk = self._order_id(order_id)
+        data = _valid(s.CreditIn, request.data)
+        order = order_services.order_credit(
+            institution=request.user,
+            order_id=pk,
+            payout_reference=data["payout_reference"],
+            receive_amount=data["receive_amount"],
+            signed=_signed(data),
+        )
+        return Response(s.order_out(order))

@@ -1,0 +1,1 @@
+"""Writes for remittance: quotes (`quotes`), orders and their state machine (`orders`)."""

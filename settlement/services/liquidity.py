@@ -1,0 +1,210 @@
+"""Liquidity: how much a sending institution may have outstanding before settlement.
+
+`used` is the institution's position account in the currency, read from the ledger: reserved
+(pending, send + fee) plus credited (posted, send; the fee has moved to fee income) less what
+settlement has paid in. So `used` never drifts from the money and settlement lowers it.
+
+- net debit cap: headroom = cap − used; settlement restores it.
+- prefunded: headroom = prefunded − used; settlement consumes the prefunding by what it paid in
+  (headroom unchanged), a top-up (`liquidity_prefund_record`) restores it.
+
+Concurrency: the check reads without a lock while an order keeps `used` below the alert
+threshold; above it, it takes the limit row's lock (held to the end of the caller's
+transaction), so near the cap submits of one institution are checked one after another and
+cannot overshoot together. Far below the cap, concurrent submits cannot reach it unless the
+orders in flight together exceed (100 − alert_percent)% of the cap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from config.errors import DomainError
+from institutions import events
+from institutions.models import Institution
+from institutions.money import Money
+from ledger.models import Account
+from settlement.models import LiquidityAlert, LiquidityLimit, LiquidityMode
+
+THRESHOLD_EVENT = "liquidity.threshold"
+
+
+class LiquidityExceeded(DomainError):
+    """For the orders app to raise when a decision is a refusal."""
+
+    code, status, title = "liquidity_exceeded", 422, "Liquidity limit reached"
+
+
+@dataclass(frozen=True)
+class LiquidityDecision:
+    allowed: bool  # go ahead now
+    hold: bool  # not allowed: hold the order (else refuse it)
+    used: Money  # outstanding before this order
+    cap: Money  # cap or prefunded amount (zero with limited=False)
+    limited: bool = True  # False: no limit configured for the institution and currency
+
+
+def liquidity_used_minor(*, institution: Institution, currency: str) -> int:
+    row = (
+        Account.objects.filter(code=f"position:{institution.code}:{currency}")
+        .values_list("credits_pending", "credits_posted", "debits_pending", "debits_posted")
+        .first()
+    )
+    if row is None:
+        return 0
+    credits_pending, credits_posted, debits_pending, debits_posted = row
+    return max(0, credits_pending + credits_posted - debits_pending - debits_posted)
+
+
+def _threshold_minor(limit: LiquidityLimit) -> int:
+    return limit.amount_minor * limit.alert_percent // 100
+
+
+def liquidity_check(*, sending_institution: Institution, amount: Money) -> LiquidityDecision:
+    """May `sending_institution` take on `amount` more (send + fee of a new order)? Call inside
+    the submit transaction before funds move. Publishes the `liquidity.threshold` webhook (once
+    per crossing) and records alerts, atomically with the caller."""
+    currency = amount.currency
+    limit = LiquidityLimit.objects.filter(
+        institution=sending_institution, currency=currency
+    ).first()
+    used = liquidity_used_minor(institution=sending_institution, currency=currency)
+    if limit is None:
+        return LiquidityDecision(
+            True, False, Money.from_minor(used, currency), Money.zero(currency), False
+        )
+    if used + amount.minor >= _threshold_minor(limit):
+        # near the cap: one at a time, and read what others committed meanwhile
+        limit = LiquidityLimit.objects.select_for_update(of=("self",)).get(pk=limit.pk)
+        used = liquidity_used_minor(institution=sending_institution, currency=currency)
+    after = used + amount.minor
+    breach = after > limit.amount_minor
+    if after >= _threshold_minor(limit):
+        _threshold_alert(limit, sending_institution, used=after if not breach else used)
+    if breach:
+        LiquidityAlert.objects.create(
+            institution=sending_institution,
+            currency=currency,
+            kind=LiquidityAlert.Kind.BREACH,
+            used_minor=used,
+            cap_minor=limit.amount_minor,
+        )
+    return LiquidityDecision(
+        allowed=not breach,
+        hold=breach and limit.on_breach == "hold",
+        used=Money.from_minor(used, currency),
+        cap=Money.from_minor(limit.amount_minor, currency),
+    )
+
+
+def _threshold_alert(limit: LiquidityLimit, institution: Institution, *, used: int) -> None:
+    """Once per crossing: a conditional UPDATE decides who alerts."""
+    crossed = LiquidityLimit.objects.filter(pk=limit.pk, alerted_at__isnull=True).update(
+        alerted_at=timezone.now()
+    )
+    if not crossed:
+        return
+    LiquidityAlert.objects.create(
+        institution=institution,
+        currency=limit.currency,
+        kind=LiquidityAlert.Kind.THRESHOLD,
+        used_minor=used,
+        cap_minor=limit.amount_minor,
+    )
+    from institutions.services_webhooks import webhook_event_publish
+
+    webhook_event_publish(
+        institution=institution,
+        event_type=THRESHOLD_EVENT,
+        data={
+            "institution": institution.code,
+            "mode": limit.mode,
+            "used": Money.from_minor(used, limit.currency).to_wire(),
+            "limit": Money.from_minor(limit.amount_minor, limit.currency).to_wire(),
+            "percent_used": min(999, used * 100 // max(1, limit.amount_minor)),
+            "alert_percent": limit.alert_percent,
+        },
+    )
+
+
+def liquidity_after_settlement(*, limits: list[LiquidityLimit], paid_in: dict[int, int]) -> None:
+    """Inside the settle transaction, limits already locked: consume prefunding by what each
+    institution paid in, clear alerts that no longer hold, record the restorations, and tell
+    the orders app after commit (`liquidity.restored`) so it re-checks held orders."""
+    for limit in limits:
+        institution = Institution.objects.get(pk=limit.institution_id)
+        if limit.mode == LiquidityMode.PREFUNDED:
+            limit.amount_minor = max(0, limit.amount_minor - paid_in.get(limit.institution_id, 0))
+        used = liquidity_used_minor(institution=institution, currency=limit.currency)
+        if limit.alerted_at is not None and used < _threshold_minor(limit):
+            limit.alerted_at = None
+        limit.save(update_fields=["amount_minor", "alerted_at", "updated_at"])
+        if used < limit.amount_minor:
+            _restored(limit, institution, used)
+
+
+def _restored(limit: LiquidityLimit, institution: Institution, used: int) -> None:
+    LiquidityAlert.objects.create(
+        institution=institution,
+        currency=limit.currency,
+        kind=LiquidityAlert.Kind.RESTORED,
+        used_minor=used,
+        cap_minor=limit.amount_minor,
+    )
+    currency = limit.currency
+    transaction.on_commit(
+        lambda: events.emit("liquidity.restored", institution=institution, currency=currency),
+        robust=True,
+    )
+
+
+@transaction.atomic
+def liquidity_limit_set(
+    *,
+    institution: Institution,
+    amount: Money,
+    mode: str = LiquidityMode.NET_DEBIT_CAP,
+    on_breach: str = "hold",
+    alert_percent: int = 80,
+) -> LiquidityLimit:
+    """Configure (or change) an institution's limit in `amount.currency`."""
+    if amount.minor < 0:
+        raise DomainError("a limit is not negative")
+    limit, _ = LiquidityLimit.objects.select_for_update().update_or_create(
+        institution=institution,
+        currency=amount.currency,
+        defaults={
+            "amount_minor": amount.minor,
+            "mode": mode,
+            "on_breach": on_breach,
+            "alert_percent": alert_percent,
+        },
+    )
+    used = liquidity_used_minor(institution=institution, currency=amount.currency)
+    if used < limit.amount_minor:
+        _restored(limit, institution, used)
+    return limit
+
+
+@transaction.atomic
+def liquidity_prefund_record(
+    *, institution: Institution, amount: Money, actor: str
+) -> LiquidityLimit:
+    """The institution deposited `amount` more with the settlement bank (prefunded mode)."""
+    if amount.minor <= 0:
+        raise DomainError("a top-up is positive")
+    limit = LiquidityLimit.objects.select_for_update(of=("self",)).get(
+        institution=institution, currency=amount.currency
+    )
+    if limit.mode != LiquidityMode.PREFUNDED:
+        raise DomainError(f"{institution.code} has a net debit cap, not a prefunded limit")
+    limit.amount_minor += amount.minor
+    used = liquidity_used_minor(institution=institution, currency=amount.currency)
+    if limit.alerted_at is not None and used < _threshold_minor(limit):
+        limit.alerted_at = None
+    limit.save(update_fields=["amount_minor", "alerted_at", "updated_at"])
+    _restored(limit, institution, used)
+    return limit
