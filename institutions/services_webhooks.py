@@ -61,6 +61,7 @@ EVENT_TYPES = (
     "order.expired",
     "order.refunded",
     "order.failed",
+    "liquidity.threshold",
 )
 # Standard Webhooks' schedule after the immediate first attempt; jitter is added on top.
 RETRY_DELAYS = (

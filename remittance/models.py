@@ -163,6 +163,9 @@ class RemittanceOrder(models.Model):
     pending_transfer_id = models.UUIDField(null=True, blank=True)
     payout_reference = models.CharField(max_length=64, blank=True, default="")
     reason_code = models.CharField(max_length=48, blank=True, default="")
+    hold_reason = models.CharField(
+        max_length=32, blank=True, default="", help_text="screening and/or liquidity, while held"
+    )
     submitted_statement_ref = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)

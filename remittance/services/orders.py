@@ -56,6 +56,7 @@ from remittance.models import (
     RemittanceOrder,
 )
 from settlement.models import FxRate
+from settlement.services.liquidity import LiquidityExceeded, liquidity_check
 
 S = OrderStatus
 TRANSITIONS: dict[str, set[str]] = {
@@ -212,6 +213,33 @@ def _refuse_unless_party(order: RemittanceOrder, institution: Institution, *, re
 # --- submit ---------------------------------------------------------------------------------
 
 
+def _reserve(
+    *, order_id: uuid.UUID, source: Account, sending_institution: Institution, amount: Money
+) -> None:
+    """The pending transfer that holds send amount + fee until the order is credited (post)
+    or refused (void). Its id derives from the order id: retried, it is found, not repeated."""
+    try:
+        transfers_create_or_raise(
+            transfers=[
+                TransferSpec(
+                    id=_tid(order_id, "reserve"),
+                    debit_account_id=source.pk,
+                    credit_account_id=position_account(sending_institution, amount.currency).pk,
+                    amount=amount.minor,
+                    kind="pending",
+                    timeout_seconds=settings.ORDER_CREDIT_TIMEOUT_SECONDS + 3600,
+                    code="order.reserve",
+                    reference=str(order_id),
+                )
+            ],
+            subject=str(order_id),
+        )
+    except TransferRefused as exc:
+        if exc.code == "exceeds_credits":
+            raise InsufficientFunds(f"{amount} is more than the available balance") from None
+        raise
+
+
 def _limits_check(*, sender_record: Any, quote: Quote) -> None:
     limits = kyc.tier_limits(record=sender_record, corridor_code=quote.corridor.code)
     total = Money.from_minor(quote.send_minor, quote.send_currency)
@@ -310,29 +338,22 @@ def order_submit(
         source = customer.wallet
     else:
         source = prefund_account(sending_institution, quote.send_currency)
-    try:
-        transfers_create_or_raise(
-            transfers=[
-                TransferSpec(
-                    id=_tid(order_id, "reserve"),
-                    debit_account_id=source.pk,
-                    credit_account_id=position_account(sending_institution, send.currency).pk,
-                    amount=quote.send_minor + quote.fee_minor,
-                    kind="pending",
-                    timeout_seconds=settings.ORDER_CREDIT_TIMEOUT_SECONDS + 3600,
-                    code="order.reserve",
-                    reference=str(order_id),
-                )
-            ],
-            subject=str(order_id),
+    total = Money.from_minor(quote.send_minor + quote.fee_minor, send.currency)
+    liquidity = liquidity_check(sending_institution=sending_institution, amount=total)
+    if not liquidity.allowed and not liquidity.hold:
+        raise LiquidityExceeded(
+            f"{sending_institution.code} has {liquidity.used} outstanding of a {liquidity.cap} "
+            "limit; settle or prefund first"
         )
-    except TransferRefused as exc:
-        if exc.code == "exceeds_credits":
-            raise InsufficientFunds(
-                f"{Money.from_minor(quote.send_minor + quote.fee_minor, send.currency)} "
-                "is more than the available balance"
-            ) from None
-        raise
+    hold_reasons = []
+    if screening.hold:
+        hold_reasons.append("screening")
+    if not liquidity.allowed:
+        hold_reasons.append("liquidity")  # held before funds move: nothing reserved yet
+    else:
+        _reserve(
+            order_id=order_id, source=source, sending_institution=sending_institution, amount=total
+        )
 
     facts = {
         "order_id": str(order_id),
@@ -382,16 +403,17 @@ def order_submit(
         rate=quote.rate,
         status="",
         source_account=source,
-        pending_transfer_id=_tid(order_id, "reserve"),
+        pending_transfer_id=None if "liquidity" in hold_reasons else _tid(order_id, "reserve"),
         submitted_statement_ref=ref,
+        hold_reason=",".join(hold_reasons),
     )
-    target = S.HELD if screening.hold else S.SUBMITTED
+    target = S.HELD if hold_reasons else S.SUBMITTED
     # the status-change row may go first: the order's pk is chosen, FKs are checked at commit
     _move(
         order,
         target,
         actor=f"institution:{sending_institution.code}",
-        reason="screening hit" if screening.hold else "",
+        reason=order.hold_reason,
         statement_ref=ref,
     )
     order.save(force_insert=True)
@@ -455,7 +477,8 @@ def order_reject(
         statement_ref=ref,
     )
     order.reason_code = reason_code[:48]
-    _refund(order, reason=reason_code)
+    if order.pending_transfer_id:
+        _refund(order, reason=reason_code)
     order.save(update_fields=["status", "reason_code", "updated_at"])
     _publish(order, "order.rejected", order.sending_institution)
     _publish(order, "order.refunded", order.sending_institution)
@@ -632,21 +655,112 @@ def orders_expire_due(*, limit: int = 500) -> int:
 def order_hold_decide(
     *, order_id: uuid.UUID, release: bool, actor: str, reason: str
 ) -> RemittanceOrder:
-    """Compliance decision on a held order: release it to the receiver, or reject+refund."""
+    """Compliance decision on a held order: release it (a liquidity hold, if any, still waits
+    for headroom), or reject it and refund whatever was reserved."""
     if not reason.strip():
         raise DomainError("a reason is required")
     order = order_lock(order_id=order_id)
     if order.status != S.HELD:
         raise InvalidTransition(f"order is {order.status}, not held")
     if release:
-        _move(order, S.SUBMITTED, actor=actor, reason=reason)
-        order.save(update_fields=["status", "updated_at"])
-        _publish(order, "order.submitted", order.receiving_institution)
+        _hold_clear(order, "screening", actor=actor, reason=reason)
+        if "liquidity" in order.hold_reason:
+            _liquidity_release(order, actor=actor)
+        order.save(update_fields=["status", "hold_reason", "pending_transfer_id", "updated_at"])
     else:
         _move(order, S.REJECTED, actor=actor, reason=reason)
         order.reason_code = "compliance_rejected"
-        _refund(order, reason="compliance_rejected")
-        order.save(update_fields=["status", "reason_code", "updated_at"])
+        order.hold_reason = ""
+        if order.pending_transfer_id:
+            _refund(order, reason="compliance_rejected")
+        order.save(update_fields=["status", "reason_code", "hold_reason", "updated_at"])
         _publish(order, "order.rejected", order.sending_institution)
-        _publish(order, "order.refunded", order.sending_institution)
+        if order.status == S.REFUNDED:
+            _publish(order, "order.refunded", order.sending_institution)
     return order
+
+
+def _hold_clear(order: RemittanceOrder, why: str, *, actor: str, reason: str) -> None:
+    """Drop one hold reason; with none left the order goes on to the receiving bank."""
+    remaining = [r for r in order.hold_reason.split(",") if r and r != why]
+    order.hold_reason = ",".join(remaining)
+    if not remaining:
+        _move(order, S.SUBMITTED, actor=actor, reason=reason)
+        _publish(order, "order.submitted", order.receiving_institution)
+
+
+def _liquidity_release(order: RemittanceOrder, *, actor: str) -> bool:
+    """Reserve and clear the liquidity hold if the sending institution has headroom now."""
+    total = Money.from_minor(order.send_minor + order.fee_minor, order.send_currency)
+    decision = liquidity_check(sending_institution=order.sending_institution, amount=total)
+    if not decision.allowed:
+        return False
+    _reserve(
+        order_id=order.id,
+        source=order.source_account,
+        sending_institution=order.sending_institution,
+        amount=total,
+    )
+    order.pending_transfer_id = _tid(order.id, "reserve")
+    _hold_clear(order, "liquidity", actor=actor, reason="liquidity headroom restored")
+    return True
+
+
+def orders_release_liquidity_held(*, institution: Institution, currency: str) -> int:
+    """After settlement restores headroom: release held orders oldest first, each in its own
+    transaction, until one no longer fits."""
+    ids = list(
+        RemittanceOrder.objects.filter(
+            sending_institution=institution,
+            send_currency=currency,
+            status=S.HELD,
+            hold_reason__contains="liquidity",
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)
+    )
+    released = 0
+    for order_id in ids:
+        if not _liquidity_release_one(order_id=order_id):
+            break
+        released += 1
+    return released
+
+
+@transaction.atomic(durable=True)
+def _liquidity_release_one(*, order_id: uuid.UUID) -> bool:
+    order = order_lock(order_id=order_id)
+    if order.status != S.HELD or "liquidity" not in order.hold_reason:
+        return True  # moved on meanwhile; keep going
+    if not _liquidity_release(order, actor=OPERATOR):
+        return False
+    order.save(update_fields=["status", "hold_reason", "pending_transfer_id", "updated_at"])
+    return True
+
+
+@transaction.atomic
+def orders_mark_settled(*, order_ids: list) -> int:
+    """credited → settled for the orders a settlement window settled. Called inside the
+    settlement's own transaction (event `settlement.window_settled`); a repeat is harmless."""
+    orders = list(
+        RemittanceOrder.objects.select_for_update(of=("self",))
+        .filter(pk__in=order_ids, status=S.CREDITED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    OrderStatusChange.objects.bulk_create(
+        [
+            OrderStatusChange(
+                order_id=pk,
+                from_status=S.CREDITED,
+                to_status=S.SETTLED,
+                actor=OPERATOR,
+                reason="settlement window settled",
+            )
+            for pk in orders
+        ]
+    )
+    RemittanceOrder.objects.filter(pk__in=orders).update(
+        status=S.SETTLED, updated_at=timezone.now()
+    )
+    return len(orders)
