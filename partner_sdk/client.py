@@ -332,15 +332,19 @@ class HubClient:
         sender_kyc_ref: str,
         beneficiary_kyc_ref: str,
         body_extra: dict[str, Any] | None = None,
+        quote: dict[str, Any] | None = None,
     ) -> dict:
         """Post an order for this bank's own customer, with the `order.submitted` statement it
-        signs (the hub checks the statement carries the request's facts)."""
-        facts = {
+        signs (the hub checks the statement carries the request's facts). Pass the `quote`
+        you got to sign its amounts and rate as well, so they are on the log under your key."""
+        facts: dict[str, Any] = {
             "order_id": order_id,
             "quote_id": quote_id,
             "sender_kyc_ref": sender_kyc_ref,
             "beneficiary_kyc_ref": beneficiary_kyc_ref,
         }
+        if quote is not None:
+            facts.update({k: quote[k] for k in ("send_amount", "fee", "receive_amount", "rate")})
         body = {**facts, **(body_extra or {}), **self.sign("order.submitted", facts)}
         return self._json("POST", "/orders", json_body=body)
 

@@ -168,6 +168,7 @@ def test_quote_order_webhook_accept_credit_over_http_with_worker_and_simulator(s
         order_id = str(uuid.uuid4())
         created = partner.submit_order(
             order_id=order_id,
+            quote=quote,  # sign the amounts and rate too
             quote_id=quote["id"],
             sender_kyc_ref=corridor.sender_ref,
             beneficiary_kyc_ref=corridor.beneficiary_ref,

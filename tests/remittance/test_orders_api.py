@@ -371,3 +371,26 @@ def test_unauthenticated_calls_are_401_problems(client, corridor):
     response = client.post("/api/v1/orders", {}, content_type="application/json")
     assert response.status_code == 401
     assert response["Content-Type"] == "application/problem+json"
+
+
+def test_signed_amounts_must_be_the_quotes(corridor):
+    q = quote(corridor)
+    partner = corridor.network.partner
+    order_id = str(uuid.uuid4())
+    facts = {
+        "order_id": order_id,
+        "quote_id": q["id"],
+        "sender_kyc_ref": corridor.sender_ref,
+        "beneficiary_kyc_ref": corridor.beneficiary_ref,
+        "send_amount": q["send_amount"],
+        "fee": q["fee"],
+        "receive_amount": q["receive_amount"],
+        "rate": q["rate"],
+    }
+    good = {**facts, **signed(partner, "order.submitted", facts)}
+    greedy = dict(facts, receive_amount={"amount": "99999.00", "currency": "PKR"})
+    bad = {**facts, **signed(partner, "order.submitted", greedy)}
+    refused = post(partner, "/api/v1/orders", {**bad, "order_id": order_id})
+    assert refused.status_code == 400 and refused.json()["code"] == "statement_mismatch"
+    accepted = post(partner, "/api/v1/orders", good)
+    assert accepted.status_code == 201, accepted.content
