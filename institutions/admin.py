@@ -8,6 +8,7 @@ from django.http import HttpRequest
 
 from config.errors import DomainError
 from institutions import services
+from institutions.admin_base import ReadOnlyMixin
 from institutions.models import (
     ApiCredential,
     Corridor,
@@ -131,18 +132,7 @@ class CurrencyAdmin(admin.ModelAdmin):
     list_display = ("code", "name", "minor_units")
 
 
-class _ReadOnly:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class WebhookAttemptInline(_ReadOnly, admin.TabularInline):
+class WebhookAttemptInline(ReadOnlyMixin, admin.TabularInline):
     model = WebhookAttempt
     fields = ("number", "attempted_at", "status_code", "error", "latency_ms", "response_excerpt")
     readonly_fields = fields
@@ -150,7 +140,7 @@ class WebhookAttemptInline(_ReadOnly, admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(_ReadOnly, admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Every webhook the hub queued, with every attempt. Read-only; "replay" sends one again
     with the same webhook-id (receivers dedupe) and a fresh retry schedule."""
 
@@ -208,7 +198,7 @@ class WebhookDeliveryAdmin(_ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(WebhookAttempt)
-class WebhookAttemptAdmin(_ReadOnly, admin.ModelAdmin):
+class WebhookAttemptAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
         "delivery",
         "number",

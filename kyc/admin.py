@@ -19,6 +19,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from config.errors import DomainError
+from institutions.admin_base import ReadOnlyAdmin, staff_actor
 from kyc import services
 from kyc.errors import KycIntegrityError
 from kyc.models import (
@@ -31,21 +32,6 @@ from kyc.models import (
     ScreeningImport,
 )
 from kyc.selectors import kyc_access_log
-
-
-def staff_actor(request: HttpRequest) -> str:
-    return f"staff:{request.user.get_username()}"
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class DecryptForm(forms.Form):

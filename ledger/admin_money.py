@@ -7,27 +7,14 @@ but never add, change or delete. Importing this module registers both admins.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from institutions.admin_base import ReadOnlyAdmin
 from ledger.models import Account, Transfer
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Account)
-class AccountAdmin(_ReadOnlyAdmin):
+class AccountAdmin(ReadOnlyAdmin):
     list_display = (
         "code",
         "kind",
@@ -69,7 +56,7 @@ class AccountAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(Transfer)
-class TransferAdmin(_ReadOnlyAdmin):
+class TransferAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "kind",

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from config.errors import DomainError
+from institutions.admin_base import staff_actor
 from remittance.models import (
     CorridorPricing,
     Customer,
@@ -68,7 +69,7 @@ class RemittanceOrderAdmin(admin.ModelAdmin):
                 order_hold_decide(
                     order_id=order.pk,
                     release=release,
-                    actor=f"staff:{request.user.get_username()}",
+                    actor=staff_actor(request),
                     reason=reason,
                 )
             except DomainError as exc:

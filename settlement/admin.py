@@ -22,6 +22,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from config.errors import DomainError
+from institutions.admin_base import ReadOnlyAdmin, staff_actor
 from institutions.models import Institution
 from institutions.money import Money
 from settlement.models import (
@@ -39,23 +40,8 @@ from settlement.services import instructions, reconciliation, statements, window
 from settlement.services.liquidity import liquidity_used_minor
 
 
-def _actor(request: HttpRequest) -> str:
-    return f"staff:{request.user.get_username()}"
-
-
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(FxRate)
-class FxRateAdmin(_ReadOnly):
+class FxRateAdmin(ReadOnlyAdmin):
     list_display = ("base", "quote", "rate", "source", "as_of", "created_at")
     list_filter = ("base", "quote", "source")
 
@@ -72,7 +58,7 @@ class SettleForm(forms.Form):
 
 
 @admin.register(SettlementWindow)
-class SettlementWindowAdmin(_ReadOnly):
+class SettlementWindowAdmin(ReadOnlyAdmin):
     list_display = (
         "__str__",
         "status",
@@ -124,7 +110,7 @@ class SettlementWindowAdmin(_ReadOnly):
     def close_now(self, request: HttpRequest, queryset: QuerySet[SettlementWindow]) -> None:
         count = 0
         for window in queryset.filter(status__in=(WindowStatus.OPEN, WindowStatus.CLOSING)):
-            windows.window_close_request(window_id=window.pk, actor=_actor(request))
+            windows.window_close_request(window_id=window.pk, actor=staff_actor(request))
             count += 1
         self.message_user(request, f"close requested for {count} window(s)")
 
@@ -186,7 +172,7 @@ class SettlementWindowAdmin(_ReadOnly):
                     window_id=window.pk,
                     settlement_rate=form.cleaned_data["settlement_rate"],
                     rate_source=form.cleaned_data["rate_source"],
-                    actor=_actor(request),
+                    actor=staff_actor(request),
                 )
                 self.message_user(request, f"{window} settled")
             except DomainError as exc:
@@ -284,7 +270,7 @@ class LiquidityLimitAdmin(admin.ModelAdmin):
 
 
 @admin.register(LiquidityAlert)
-class LiquidityAlertAdmin(_ReadOnly):
+class LiquidityAlertAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "institution", "currency", "kind", "used", "cap")
     list_filter = ("kind", "institution", "currency")
 
@@ -334,7 +320,7 @@ def _evidence_rows(expected: Any, actual: Any) -> list[tuple[str, str, str]]:
 
 
 @admin.register(Break)
-class BreakAdmin(_ReadOnly):
+class BreakAdmin(ReadOnlyAdmin):
     list_display = (
         "opened_at",
         "kind",
@@ -405,7 +391,7 @@ class BreakAdmin(_ReadOnly):
     def assign_to_me(self, request: HttpRequest, queryset: QuerySet[Break]) -> None:
         for brk in queryset.filter(status=BreakStatus.OPEN):
             reconciliation.break_assign(
-                break_id=brk.pk, assignee=request.user, actor=_actor(request)
+                break_id=brk.pk, assignee=request.user, actor=staff_actor(request)
             )
         self.message_user(request, "assigned")
 
@@ -431,7 +417,7 @@ class BreakAdmin(_ReadOnly):
                         reconciliation.break_assign(
                             break_id=pk,
                             assignee=assign.cleaned_data["assignee"],
-                            actor=_actor(request),
+                            actor=staff_actor(request),
                         )
                         return HttpResponseRedirect(request.path)
                 elif request.POST.get("action") == "resolve":
@@ -440,7 +426,7 @@ class BreakAdmin(_ReadOnly):
                         reconciliation.break_resolve(
                             break_id=pk,
                             reason=resolve.cleaned_data["reason"],
-                            actor=_actor(request),
+                            actor=staff_actor(request),
                         )
                         self.message_user(request, "resolved")
                         return HttpResponseRedirect(
@@ -476,7 +462,7 @@ class BreakAdmin(_ReadOnly):
                         format=form.cleaned_data["format"],
                         path=target,
                         institution=form.cleaned_data["institution"],
-                        actor=_actor(request),
+                        actor=staff_actor(request),
                         filename=upload.name,
                     )
                     self.message_user(
@@ -500,7 +486,7 @@ class BreakAdmin(_ReadOnly):
 
 
 @admin.register(StatementImport)
-class StatementImportAdmin(_ReadOnly):
+class StatementImportAdmin(ReadOnlyAdmin):
     list_display = (
         "imported_at",
         "format",

@@ -80,3 +80,99 @@ def api_client() -> APIClient:
 requires_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="needs PostgreSQL (set DATABASE_URL)"
 )
+
+
+def wait_for(predicate, seconds: float = 30.0, interval: float = 0.1) -> bool:
+    """Poll until `predicate()` is true; False after `seconds` (for real async components)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """Environment for a child process (worker, simulator) that must use this test's database
+    and broker. Only meaningful in transactional tests on PostgreSQL."""
+    import os
+
+    from django.conf import settings
+
+    db = connection.settings_dict
+    return dict(
+        os.environ,
+        DATABASE_URL=f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}",
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        DEBUG="0",
+        **extra,
+    )
+
+
+def spawn(args: list[str], **extra_env: str):
+    """Start a child process in its own session (so `stop` can signal its whole group)."""
+    import subprocess
+
+    return subprocess.Popen(
+        args,
+        env=subprocess_env(**extra_env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def stop(*procs, kill: bool = False) -> None:
+    import os
+    import signal
+    import subprocess
+    from contextlib import suppress
+
+    for proc in procs:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL if kill else signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            with suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+def celery_worker_args(*extra: str) -> list[str]:
+    import sys
+
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--loglevel",
+        "WARNING",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        *extra,
+    ]
+
+
+@pytest.fixture
+def real_celery(settings):
+    """Producer side for tests with a real worker: tasks go to the broker, not run inline."""
+    from django.core.cache import cache
+
+    from config.celery import app as celery_app
+
+    if not settings.CELERY_BROKER_URL.startswith("redis"):
+        pytest.skip("needs the Redis broker (set CELERY_BROKER_URL)")
+    cache.clear()  # coalescing flags from earlier tests must not swallow this test's requests
+    celery_app.conf.task_always_eager = False
+    yield celery_app
+    celery_app.conf.task_always_eager = True

@@ -56,7 +56,11 @@ from remittance.models import (
     RemittanceOrder,
 )
 from settlement.models import FxRate
-from settlement.services.liquidity import LiquidityExceeded, liquidity_check
+from settlement.services.liquidity import (
+    LiquidityExceeded,
+    liquidity_check,
+    liquidity_recheck,
+)
 
 S = OrderStatus
 TRANSITIONS: dict[str, set[str]] = {
@@ -350,10 +354,6 @@ def order_submit(
         hold_reasons.append("screening")
     if not liquidity.allowed:
         hold_reasons.append("liquidity")  # held before funds move: nothing reserved yet
-    else:
-        _reserve(
-            order_id=order_id, source=source, sending_institution=sending_institution, amount=total
-        )
 
     facts = {
         "order_id": str(order_id),
@@ -423,6 +423,14 @@ def order_submit(
         )
     if target == S.SUBMITTED:
         _publish(order, "order.submitted", receiving)
+    if "liquidity" not in hold_reasons:
+        # Last: the source and position accounts are the hottest rows in the system (every
+        # order of an institution touches them); their locks are held only from here to
+        # commit. Refused funds roll back everything above with it.
+        _reserve(
+            order_id=order_id, source=source, sending_institution=sending_institution, amount=total
+        )
+        liquidity_recheck(sending_institution=sending_institution, currency=total.currency)
     return order
 
 
@@ -558,13 +566,14 @@ def order_credit(
             reference=str(order.id),
         )
     )
-    transfers_create_or_raise(transfers=legs, subject=str(order.id))
     _move(order, S.CREDITED, actor=f"institution:{institution.code}", statement_ref=ref)
     order.payout_reference = payout_reference
     order.credited_at = timezone.now()
     order.save(update_fields=["status", "payout_reference", "credited_at", "updated_at"])
     _publish(order, "order.credited", sending)
     _on_credited(order)
+    # Last, for the same reason as in order_submit: account locks held only until commit.
+    transfers_create_or_raise(transfers=legs, subject=str(order.id))
     return order
 
 

@@ -208,3 +208,21 @@ def liquidity_prefund_record(
     limit.save(update_fields=["amount_minor", "alerted_at", "updated_at"])
     _restored(limit, institution, used)
     return limit
+
+
+def liquidity_recheck(*, sending_institution: Institution, currency: str) -> None:
+    """Call after the order's reservation, in the same transaction. The reservation holds the
+    position row's lock until commit, so what this reads includes every concurrent order that
+    got there first: two orders that each fit alone cannot together break the cap (the
+    threshold lock in `liquidity_check` covers only orders near it)."""
+    limit = LiquidityLimit.objects.filter(
+        institution=sending_institution, currency=currency
+    ).first()
+    if limit is None:
+        return
+    used = liquidity_used_minor(institution=sending_institution, currency=currency)
+    if used > limit.amount_minor:
+        raise LiquidityExceeded(
+            f"concurrent orders reached the {Money.from_minor(limit.amount_minor, currency)} "
+            "limit; retry after settlement or prefunding"
+        )

@@ -509,45 +509,12 @@ def test_endpoint_api_needs_an_api_key(network, api_client):
 
 
 @pytest.fixture
-def worker(network):
-    """A real Celery worker process on the configured broker (as tests/ledger/test_worker.py)."""
-    import os
-    import signal
-    import subprocess
-    import sys
+def worker(real_celery):
+    from tests.conftest import celery_worker_args, spawn, stop
 
-    from django.conf import settings as django_settings
-    from django.db import connection
-
-    from config.celery import app as celery_app
-
-    if not django_settings.CELERY_BROKER_URL.startswith("redis"):
-        pytest.skip("needs the Redis broker (set CELERY_BROKER_URL)")
-    db = connection.settings_dict
-    env = dict(
-        os.environ,
-        DATABASE_URL=f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 5432}/{db['NAME']}",
-        DJANGO_SETTINGS_MODULE="config.settings.local",
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads",
-         "--concurrency", "2", "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
-         "--without-heartbeat"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    celery_app.conf.task_always_eager = False
-    try:
-        yield proc
-    finally:
-        celery_app.conf.task_always_eager = True
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    proc = spawn(celery_worker_args("--pool", "threads", "--concurrency", "2"))
+    yield proc
+    stop(proc)
 
 
 @requires_postgres

@@ -7,27 +7,18 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
 import socket
-import subprocess
 import sys
-import time
 import uuid
 
 import pytest
-from django.conf import settings
-from django.core.cache import cache
 from django.core.management import call_command
-from django.db import connection
 
-from config.celery import app as celery_app
 from institutions import services as inst
 from ledger.models import Account, QueuedStatement
-from ledger.services.log import INTEGRATION_REQUESTED
 from partner_sdk.client import HubClient
 from remittance.models import RemittanceOrder
-from tests.conftest import requires_postgres
+from tests.conftest import celery_worker_args, requires_postgres, spawn, stop, wait_for
 
 pytestmark = [pytest.mark.postgres, requires_postgres]
 
@@ -39,29 +30,13 @@ def _free_port() -> int:
 
 
 def _wait(predicate, seconds: float = 45.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
+    return wait_for(predicate, seconds, interval=0.2)
 
 
 @pytest.fixture
-def stack(request, live_server, corridor, tmp_path):
+def stack(request, live_server, corridor, tmp_path, real_celery):
     extra = getattr(request, "param", [])
-    if not settings.CELERY_BROKER_URL.startswith("redis"):
-        pytest.skip("needs the Redis broker (set CELERY_BROKER_URL)")
     network = corridor.network
-    db = connection.settings_dict
-    env = dict(
-        os.environ,
-        DATABASE_URL=f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 5432}/{db['NAME']}",
-        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
-        DJANGO_SETTINGS_MODULE="config.settings.local",
-        DEBUG="0",
-    )
     port = _free_port()
     _endpoint, secret = inst.webhook_endpoint_create(
         institution=network.tmb.institution, url=f"http://127.0.0.1:{port}/webhooks"
@@ -81,37 +56,20 @@ def stack(request, live_server, corridor, tmp_path):
             }
         )
     )
-    celery_app.conf.task_always_eager = False
-    cache.delete(INTEGRATION_REQUESTED)
-    cache.delete("webhooks:delivery-requested")
     procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
+        spawn(
+            celery_worker_args(
                 "--pool",
                 "threads",
                 "--concurrency",
                 "4",
-                "--loglevel",
-                "WARNING",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--beat",  # beat drives webhook retries and the integration safety net
+                # beat drives webhook retries and the integration safety net
+                "--beat",
                 "--schedule",
                 str(tmp_path / "beat-schedule"),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+            )
         ),
-        subprocess.Popen(
+        spawn(
             [
                 sys.executable,
                 "-m",
@@ -128,11 +86,7 @@ def stack(request, live_server, corridor, tmp_path):
                 "--log-level",
                 "WARNING",
                 *extra,
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+            ]
         ),
     ]
     partner = HubClient(
@@ -146,14 +100,7 @@ def stack(request, live_server, corridor, tmp_path):
         yield corridor, partner, port
     finally:
         partner.close()
-        celery_app.conf.task_always_eager = True
-        for proc in procs:
-            os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        stop(*procs)
 
 
 @pytest.mark.django_db(transaction=True)

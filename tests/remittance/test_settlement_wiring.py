@@ -13,6 +13,7 @@ from remittance.models import RemittanceOrder
 from settlement.models import SettlementWindow
 from settlement.services import windows
 from settlement.services.liquidity import liquidity_limit_set
+from tests.conftest import requires_postgres
 
 from .test_orders_api import answer, quote, submit
 
@@ -70,3 +71,74 @@ def test_refuse_by_configuration_is_a_422_and_nothing_moves(corridor):
     assert response.status_code == 422 and response.json()["code"] == "liquidity_exceeded"
     assert not RemittanceOrder.objects.exists()
     assert Account.objects.get(code="prefund:PARTNER-MY:MYR").debits_pending == 0
+
+
+@pytest.mark.postgres
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_orders_that_each_fit_cannot_together_break_the_cap(corridor):
+    """Real threads: both orders are below the alert threshold alone, so neither takes the
+    limit row lock; the re-check after the reservation (under the position row lock) refuses
+    the one that would break the cap."""
+    import threading
+
+    from django.db import connection
+
+    from institutions.models import Institution
+    from remittance.services.orders import SignedStatement, order_submit
+    from remittance.services.quotes import quote_create
+
+    from .conftest import signed
+
+    network = corridor.network
+    partner = Institution.objects.get(code="PARTNER-MY")
+    liquidity_limit_set(
+        institution=partner,
+        amount=Money.parse("1500.00", "MYR"),
+        on_breach="refuse",
+        alert_percent=99,
+    )
+    quotes = [
+        quote_create(
+            institution=partner,
+            corridor_code="MY-PK",
+            payout_method="mobile_wallet",
+            send_amount=Money.parse("1000.00", "MYR"),
+        )
+        for _ in range(2)
+    ]
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def submit_one(q):
+        try:
+            order_id = uuid.uuid4()
+            facts = {
+                "order_id": str(order_id),
+                "quote_id": q.pk,
+                "sender_kyc_ref": corridor.sender_ref,
+                "beneficiary_kyc_ref": corridor.beneficiary_ref,
+            }
+            sig = signed(network.partner, "order.submitted", facts)
+            barrier.wait()
+            order_submit(
+                sending_institution=partner,
+                order_id=order_id,
+                quote_id=q.pk,
+                sender_kyc_ref=corridor.sender_ref,
+                beneficiary_kyc_ref=corridor.beneficiary_ref,
+                signed=SignedStatement.from_request(**sig),
+            )
+            outcomes.append("ok")
+        except Exception as exc:  # the refusal under test
+            outcomes.append(getattr(exc, "code", type(exc).__name__))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit_one, args=(q,)) for q in quotes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes) == ["liquidity_exceeded", "ok"]
+    assert Account.objects.get(code="position:PARTNER-MY:MYR").credits_pending == 101_000

@@ -3,21 +3,16 @@ SIGKILL in the middle of a close (a real subprocess)."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from decimal import Decimal
 
 import psycopg
 import pytest
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Sum
 
-from config.celery import app as celery_app
 from settlement.models import (
     NetPosition,
     Obligation,
@@ -26,7 +21,7 @@ from settlement.models import (
     WindowOrder,
 )
 from settlement.services import windows
-from tests.conftest import requires_postgres
+from tests.conftest import celery_worker_args, requires_postgres, spawn, stop, wait_for
 
 from .conftest import FakeOrder
 
@@ -116,54 +111,14 @@ def test_orders_credited_during_a_close_land_in_exactly_one_window(network, my_p
 
 
 @pytest.fixture
-def worker(network):
-    if not settings.CELERY_BROKER_URL.startswith("redis"):
-        pytest.skip("needs the Redis broker (set CELERY_BROKER_URL)")
-    db = connection.settings_dict
-    env = dict(
-        os.environ,
-        DATABASE_URL=f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 5432}/{db['NAME']}",
-        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
-        DJANGO_SETTINGS_MODULE="config.settings.local",
-    )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    celery_app.conf.task_always_eager = False
-    try:
-        yield proc
-    finally:
-        celery_app.conf.task_always_eager = True
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(20)
+def worker(network, real_celery):
+    proc = spawn(celery_worker_args("--pool", "solo"))
+    yield proc
+    stop(proc, kill=True)
 
 
 def _wait_for(predicate, seconds: float = 30.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+    return wait_for(predicate, seconds, interval=0.05)
 
 
 def _backend_blocked_on_net_positions(admin) -> int | None:
