@@ -21,7 +21,7 @@ migrate: install
 	$(PY) manage.py migrate --no-input -v 0
 
 seed: migrate
-	$(PY) manage.py seed_demo
+	HUB_URL=http://127.0.0.1:$(PORT) $(PY) manage.py seed_demo
 
 run: seed
 	$(PY) manage.py collectstatic --no-input -v 0
@@ -32,7 +32,8 @@ run: seed
 	@echo "  Checkpoint    http://127.0.0.1:$(PORT)/api/v1/ledger/checkpoint"
 	@echo "  Readiness     http://127.0.0.1:$(PORT)/readyz"
 	@echo ""
-	PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.dev start
+	@# honcho gives each process its own PORT; ours travel as HUB_PORT
+	HUB_PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.dev start
 
 lint: install
 	$(VENV)/bin/ruff check .
