@@ -86,7 +86,10 @@ def _claim(actor: str, key: str, request_hash: str) -> IdempotencyRecord | Respo
             return IdempotencyRecord.objects.create(actor=actor, key=key, request_hash=request_hash)
     except IntegrityError:
         pass
-    existing = IdempotencyRecord.objects.get(actor=actor, key=key)
+    existing = IdempotencyRecord.objects.filter(actor=actor, key=key).first()
+    if existing is None:  # the first attempt failed (5xx) and let go of the key meanwhile
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(actor=actor, key=key, request_hash=request_hash)
     if existing.request_hash != request_hash:
         raise IdempotencyKeyReused(
             "This Idempotency-Key was used for a different request; use a new key."

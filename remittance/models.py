@@ -169,6 +169,9 @@ class RemittanceOrder(models.Model):
     submitted_statement_ref = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    submitted_at = models.DateTimeField(
+        null=True, blank=True, help_text="when it went to the receiving bank (after any hold)"
+    )
     accepted_at = models.DateTimeField(null=True, blank=True)
     credited_at = models.DateTimeField(null=True, blank=True)
 

@@ -11,6 +11,7 @@ Money moves only through ledger.services.money, with transfer ids derived from t
 from __future__ import annotations
 
 import base64
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
@@ -33,6 +34,7 @@ from ledger.services.money import (
     TransferRefused,
     TransferSpec,
     account_get_or_create,
+    transfers_create,
     transfers_create_or_raise,
 )
 from remittance.errors import (
@@ -62,6 +64,7 @@ from settlement.services.liquidity import (
     liquidity_recheck,
 )
 
+logger = logging.getLogger(__name__)
 S = OrderStatus
 TRANSITIONS: dict[str, set[str]] = {
     "": {S.SUBMITTED, S.HELD},
@@ -185,6 +188,7 @@ def _signed_append(
     kind: str,
     expected: dict[str, Any],
     subject: str,
+    required: tuple[str, ...] = (),
 ) -> int:
     """Verify the partner's statement is the step it claims and carries the request's facts,
     then queue it verbatim. Returns the queued statement's ref."""
@@ -195,8 +199,9 @@ def _signed_append(
         raise StatementMismatch("statement must be signed by the calling institution")
     body = statement.get("body") if isinstance(statement.get("body"), dict) else {}
     for name, value in expected.items():
-        # the order id is always signed; other facts are checked when the partner signed them
-        if (name in body or name == "order_id") and body.get(name) != value:
+        # required facts must be signed; optional ones (the quote's amounts on a submit) are
+        # checked when the partner chose to sign them
+        if (name in body or name in required) and body.get(name) != value:
             raise StatementMismatch(f"signed body field {name} does not match the request")
     return statement_append(statement=statement, signature=signed.signature, subject=subject).pk
 
@@ -231,7 +236,8 @@ def _reserve(
                     credit_account_id=position_account(sending_institution, amount.currency).pk,
                     amount=amount.minor,
                     kind="pending",
-                    timeout_seconds=settings.ORDER_CREDIT_TIMEOUT_SECONDS + 3600,
+                    # no ledger timeout: order_expire owns the deadline (a ledger-side void
+                    # of a live order would let a later credit pay out unfunded money)
                     code="order.reserve",
                     reference=str(order_id),
                 )
@@ -316,6 +322,9 @@ def order_submit(
         raise QuoteExpired(f"quote {quote_id} expired at {quote.expires_at.isoformat()}")
 
     sender = kyc_selectors.kyc_record_get(kyc_ref=sender_kyc_ref)
+    # One sender's submits run one at a time from here, so two cannot both pass the limits.
+    # Lock order: quote → sender KYC record → liquidity limit → accounts.
+    type(sender).objects.select_for_update(of=("self",)).filter(pk=sender.pk).exists()
     beneficiary = kyc_selectors.kyc_record_get(kyc_ref=beneficiary_kyc_ref)
     if sender.owner_id != sending_institution.pk or sender.role != "sender":
         raise NotFound(f"no sender KYC record {sender_kyc_ref}")
@@ -372,6 +381,7 @@ def order_submit(
             kind="order.submitted",
             expected=facts,
             subject=str(order_id),
+            required=("order_id", "quote_id", "sender_kyc_ref", "beneficiary_kyc_ref"),
         )
     else:
         body = {
@@ -408,6 +418,8 @@ def order_submit(
         hold_reason=",".join(hold_reasons),
     )
     target = S.HELD if hold_reasons else S.SUBMITTED
+    if target == S.SUBMITTED:
+        order.submitted_at = timezone.now()
     # the status-change row may go first: the order's pk is chosen, FKs are checked at commit
     _move(
         order,
@@ -416,7 +428,11 @@ def order_submit(
         reason=order.hold_reason,
         statement_ref=ref,
     )
-    order.save(force_insert=True)
+    try:
+        with transaction.atomic():
+            order.save(force_insert=True)
+    except IntegrityError:
+        raise QuoteUsed("an order with this id is being created by another request") from None
     for kyc_ref in (sender_kyc_ref, beneficiary_kyc_ref):
         kyc.kyc_link_parties(
             kyc_ref=kyc_ref, order_ref=str(order_id), institutions=[sending_institution, receiving]
@@ -468,8 +484,8 @@ def order_reject(
     _refuse_unless_party(order, institution, receiving=True)
     if order.status in (S.REJECTED, S.REFUNDED):
         raise InvalidTransition(f"order is already {order.status}; nothing changed")
-    if S.REJECTED not in TRANSITIONS[order.status]:
-        raise InvalidTransition(f"order is {order.status}; it can no longer be rejected")
+    if order.status not in (S.SUBMITTED, S.ACCEPTED):
+        raise InvalidTransition(f"order is {order.status}; the receiving bank cannot reject it")
     ref = _answer(
         order,
         institution,
@@ -593,7 +609,12 @@ def _answer(
 ) -> int:
     if signed is not None:
         return _signed_append(
-            signed, institution=institution, kind=kind, expected=facts, subject=str(order.id)
+            signed,
+            institution=institution,
+            kind=kind,
+            expected=facts,
+            subject=str(order.id),
+            required=tuple(facts),  # every fact of an answer is signed
         )
     if not institution.hosted:
         raise InvalidSignature(f"send the {kind} statement you signed")
@@ -601,7 +622,7 @@ def _answer(
 
 
 def _refund(order: RemittanceOrder, *, reason: str) -> None:
-    transfers_create_or_raise(
+    results = transfers_create(
         transfers=[
             TransferSpec.void(
                 id=_tid(order.id, "void"),
@@ -612,6 +633,8 @@ def _refund(order: RemittanceOrder, *, reason: str) -> None:
         ],
         subject=str(order.id),
     )
+    if not results[0].ok and results[0].result != "pending_transfer_already_voided":
+        raise TransferRefused(results[0])
     ref = _issue(
         settings.LEDGER_OPERATOR_CODE,
         "order.refunded",
@@ -633,7 +656,9 @@ def order_expire(*, order_id: uuid.UUID) -> RemittanceOrder | None:
     """Expire an order not credited in time: void the reservation and refund. No-op (None)
     if it moved on meanwhile."""
     order = order_lock(order_id=order_id)
-    deadline = order.created_at + timedelta(seconds=settings.ORDER_CREDIT_TIMEOUT_SECONDS)
+    deadline = (order.submitted_at or order.created_at) + timedelta(
+        seconds=settings.ORDER_CREDIT_TIMEOUT_SECONDS
+    )
     if order.status not in (S.SUBMITTED, S.ACCEPTED) or timezone.now() < deadline:
         return None
     ref = _issue(
@@ -651,13 +676,23 @@ def order_expire(*, order_id: uuid.UUID) -> RemittanceOrder | None:
 
 
 def orders_expire_due(*, limit: int = 500) -> int:
+    """Expire what is due, oldest first; one order's failure is logged and does not stop the
+    others (it is retried on the next run)."""
     cutoff = timezone.now() - timedelta(seconds=settings.ORDER_CREDIT_TIMEOUT_SECONDS)
     ids = list(
         RemittanceOrder.objects.filter(
-            status__in=(S.SUBMITTED, S.ACCEPTED), created_at__lt=cutoff
-        ).values_list("pk", flat=True)[:limit]
+            status__in=(S.SUBMITTED, S.ACCEPTED), submitted_at__lt=cutoff
+        )
+        .order_by("submitted_at")
+        .values_list("pk", flat=True)[:limit]
     )
-    return sum(1 for order_id in ids if order_expire(order_id=order_id) is not None)
+    expired = 0
+    for order_id in ids:
+        try:
+            expired += order_expire(order_id=order_id) is not None
+        except Exception:
+            logger.exception("could not expire order %s", order_id)
+    return expired
 
 
 @transaction.atomic(durable=True)
@@ -675,9 +710,23 @@ def order_hold_decide(
         _hold_clear(order, "screening", actor=actor, reason=reason)
         if "liquidity" in order.hold_reason:
             _liquidity_release(order, actor=actor)
-        order.save(update_fields=["status", "hold_reason", "pending_transfer_id", "updated_at"])
+        order.save(
+            update_fields=[
+                "status",
+                "hold_reason",
+                "pending_transfer_id",
+                "submitted_at",
+                "updated_at",
+            ]
+        )
     else:
-        _move(order, S.REJECTED, actor=actor, reason=reason)
+        ref = _issue(
+            settings.LEDGER_OPERATOR_CODE,
+            "order.rejected",
+            {"order_id": str(order.id), "reason_code": "compliance_rejected"},
+            str(order.id),
+        )
+        _move(order, S.REJECTED, actor=actor, reason=reason, statement_ref=ref)
         order.reason_code = "compliance_rejected"
         order.hold_reason = ""
         if order.pending_transfer_id:
@@ -694,7 +743,14 @@ def _hold_clear(order: RemittanceOrder, why: str, *, actor: str, reason: str) ->
     remaining = [r for r in order.hold_reason.split(",") if r and r != why]
     order.hold_reason = ",".join(remaining)
     if not remaining:
-        _move(order, S.SUBMITTED, actor=actor, reason=reason)
+        ref = _issue(
+            settings.LEDGER_OPERATOR_CODE,
+            "order.released",
+            {"order_id": str(order.id), "reason": why},
+            str(order.id),
+        )
+        _move(order, S.SUBMITTED, actor=actor, reason=reason, statement_ref=ref)
+        order.submitted_at = timezone.now()  # the receiving bank's clock starts now
         _publish(order, "order.submitted", order.receiving_institution)
 
 
@@ -710,6 +766,7 @@ def _liquidity_release(order: RemittanceOrder, *, actor: str) -> bool:
         sending_institution=order.sending_institution,
         amount=total,
     )
+    liquidity_recheck(sending_institution=order.sending_institution, currency=total.currency)
     order.pending_transfer_id = _tid(order.id, "reserve")
     _hold_clear(order, "liquidity", actor=actor, reason="liquidity headroom restored")
     return True
@@ -730,8 +787,14 @@ def orders_release_liquidity_held(*, institution: Institution, currency: str) ->
     )
     released = 0
     for order_id in ids:
-        if not _liquidity_release_one(order_id=order_id):
-            break
+        try:
+            if not _liquidity_release_one(order_id=order_id):
+                break  # no headroom: later (younger) orders wait their turn
+        except (InsufficientFunds, LiquidityExceeded) as exc:
+            # this order cannot go now (e.g. the wallet was spent meanwhile); it stays held
+            # for compliance to decide, and must not block the orders behind it
+            logger.warning("held order %s not released: %s", order_id, exc.code)
+            continue
         released += 1
     return released
 
@@ -743,7 +806,9 @@ def _liquidity_release_one(*, order_id: uuid.UUID) -> bool:
         return True  # moved on meanwhile; keep going
     if not _liquidity_release(order, actor=OPERATOR):
         return False
-    order.save(update_fields=["status", "hold_reason", "pending_transfer_id", "updated_at"])
+    order.save(
+        update_fields=["status", "hold_reason", "pending_transfer_id", "submitted_at", "updated_at"]
+    )
     return True
 
 
