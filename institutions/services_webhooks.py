@@ -41,6 +41,7 @@ from standardwebhooks import Webhook
 
 from config.errors import Conflict, DomainError, NotFound
 from institutions.models import Institution, WebhookEndpoint
+from institutions.pii import pii_keys
 from institutions.services import (
     webhook_endpoint_create,
     webhook_endpoint_disable,
@@ -86,30 +87,6 @@ MAX_ENDPOINTS_PER_INSTITUTION = 10
 DELIVERY_REQUESTED = "webhooks:delivery-requested"
 REQUEST_FLAG_TTL = 10  # seconds; beat's sweep covers a lost flag sooner than that anyway
 USER_AGENT = "remit-hub-webhooks/1"
-
-# Keys that would only ever carry personal data. A payload naming one is a programming error:
-# webhooks carry KYC *references* (DESIGN.md §5), never the record.
-PII_KEYS = frozenset(
-    {
-        "name",
-        "given",
-        "family",
-        "full_name",
-        "first_name",
-        "last_name",
-        "phone",
-        "msisdn",
-        "email",
-        "address",
-        "date_of_birth",
-        "dob",
-        "cnic",
-        "passport",
-        "id_number",
-        "iban",
-        "account_number",
-    }
-)
 
 _jitter = random.SystemRandom()
 
@@ -171,19 +148,6 @@ def _message_id() -> str:
     return f"msg_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
-def _pii_keys(value: Any, path: str = "data") -> list[str]:
-    found: list[str] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if str(key).lower() in PII_KEYS:
-                found.append(f"{path}.{key}")
-            found.extend(_pii_keys(item, f"{path}.{key}"))
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            found.extend(_pii_keys(item, f"{path}[{index}]"))
-    return found
-
-
 def webhook_event_publish(
     *, institution: Institution, event_type: str, data: dict[str, Any]
 ) -> list[WebhookDelivery]:
@@ -192,7 +156,7 @@ def webhook_event_publish(
 
     `data` holds ids, states, decimal-string amounts and KYC references. A key that only PII
     would use (`name`, `phone`, `address`, …) raises ValueError: that is a bug, not input."""
-    leaked = _pii_keys(data)
+    leaked = pii_keys(data)
     if leaked:
         raise ValueError(f"webhook data must not carry personal data: {', '.join(leaked)}")
     endpoints = [

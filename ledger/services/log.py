@@ -23,6 +23,7 @@ from django.utils import timezone
 from config.errors import Conflict, DomainError, InvalidSignature
 from institutions import events
 from institutions.models import Institution, SigningKey
+from institutions.pii import pii_keys
 from institutions.selectors import signing_key_active, signing_key_lookup
 from institutions.services import signing_key_private
 from ledger.models import Checkpoint, Cosignature, Entry, QueuedStatement, TreeNode
@@ -78,6 +79,11 @@ def statement_append(
         validate_statement(statement)
     except WireFormatError as exc:
         raise InvalidStatement(str(exc)) from None
+    leaked = pii_keys(statement["body"], "body")
+    if leaked:
+        raise InvalidStatement(
+            "statements carry references, never personal data; remove " + ", ".join(leaked)
+        )
     if statement["kind"].startswith(OPERATOR_KINDS):
         raise InvalidStatement(f"{statement['kind']} statements are issued by the operator only")
     key = signing_key_lookup(signer=statement["signer"], key_id=statement["key_id"])

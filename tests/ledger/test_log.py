@@ -185,3 +185,13 @@ def test_export_verifies_with_the_standalone_partner_verifier(network, tmp_path)
     )
     assert bad.returncode == 1
     assert "seq=11" in bad.stdout + bad.stderr
+
+
+@pytest.mark.django_db
+def test_a_partner_statement_carrying_personal_data_never_reaches_the_log(network):
+    statement, signature = partner_statement(
+        network.tmb, body={"order_id": "ord_1", "beneficiary": {"name": "Rukhsana Bibi"}}
+    )
+    with pytest.raises(InvalidStatement, match=r"body\.beneficiary\.name"):
+        statement_append(statement=statement, signature=signature)
+    assert not QueuedStatement.objects.filter(signer="TMB-PK").exists()
