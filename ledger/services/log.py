@@ -101,24 +101,28 @@ def statement_issue(
 ) -> QueuedStatement:
     """Sign a statement as a hosted institution (the operator, or one the hub signs for) and
     queue it. `body` holds facts only: ids, decimal-string amounts, refs — never PII."""
-    if isinstance(institution, str):
-        institution = Institution.objects.get(code=institution)
-    key = signing_key_active(institution=institution)
+    code = institution if isinstance(institution, str) else institution.code
+    # one query: the institution's active key (the hub holds its private half)
+    key_id = (
+        SigningKey.objects.filter(institution__code=code, active=True)
+        .values_list("key_id", flat=True)
+        .get()
+    )
     statement = {
         "v": 1,
         "kind": kind,
         "at": format_time(timezone.now()),
-        "signer": institution.code,
-        "key_id": key.key_id,
+        "signer": code,
+        "key_id": key_id,
         "body": body,
     }
     canonical = canonical_json(statement)  # once: it is what we sign and what we store
-    signature = _private_key(key.key_id).sign(STATEMENT_DOMAIN + canonical)
+    signature = _private_key(key_id).sign(STATEMENT_DOMAIN + canonical)
     return _queue_canonical(
         canonical=canonical,
         signature=signature,
         kind=kind,
-        signer=institution.code,
+        signer=code,
         subject=subject,
     )
 

@@ -71,11 +71,9 @@ def liquidity_check(*, sending_institution: Institution, amount: Money) -> Liqui
     limit = LiquidityLimit.objects.filter(
         institution=sending_institution, currency=currency
     ).first()
+    if limit is None:  # no limit: nothing to measure against (used is not read)
+        return LiquidityDecision(True, False, Money.zero(currency), Money.zero(currency), False)
     used = liquidity_used_minor(institution=sending_institution, currency=currency)
-    if limit is None:
-        return LiquidityDecision(
-            True, False, Money.from_minor(used, currency), Money.zero(currency), False
-        )
     if used + amount.minor >= _threshold_minor(limit):
         # near the cap: one at a time, and read what others committed meanwhile
         limit = LiquidityLimit.objects.select_for_update(of=("self",)).get(pk=limit.pk)
