@@ -79,6 +79,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--paced-rate", type=float, default=20.0, help="orders/s in phase 4")
     parser.add_argument("--paced-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--customers",
+        type=int,
+        default=200,
+        help="KYC'd senders of PARTNER-MY the load spreads over (one sender's submits "
+        "are serialised by design, as its limits must be)",
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}")
     VAR.mkdir(parents=True, exist_ok=True)
@@ -95,6 +102,7 @@ def main() -> None:
     subprocess.run(["redis-cli", "-n", "12", "flushdb"], capture_output=True)
     with open(os.devnull, "w") as quiet:
         call_command("seed_demo", stdout=quiet)
+    _customers(args.customers)
     with connection.cursor() as c:
         c.execute("DROP TABLE IF EXISTS bench_floor")
         c.execute("CREATE TABLE bench_floor (id bigserial primary key, payload text)")
@@ -107,6 +115,7 @@ def main() -> None:
         REMIT_KEKS=_keks(),
         ALLOWED_HOSTS="127.0.0.1",
         SECURE_SSL_REDIRECT="false",
+        WEBHOOK_ALLOW_PRIVATE_URLS="true",  # the simulator listens on loopback
     )
     py = sys.executable
     bindir = Path(py).parent
@@ -198,6 +207,26 @@ def main() -> None:
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
     (out / "bench_orders.json").write_text(json.dumps(results, indent=2))
+
+
+def _customers(count: int) -> None:
+    """Top PARTNER-MY's seeded customers up to `count` (real KYC records, encrypted and
+    screened like any other)."""
+    from institutions.models import Institution
+    from remittance.demo import demo_beneficiary, demo_sender
+
+    path = VAR / "demo" / "PARTNER-MY.customers.json"
+    refs = json.loads(path.read_text())
+    partner = Institution.objects.get(code="PARTNER-MY")
+    for index in range(len(refs), count):
+        refs.append(
+            {
+                "sender_kyc_ref": demo_sender(owner=partner, index=index).kyc_ref,
+                "beneficiary_kyc_ref": demo_beneficiary(owner=partner, index=index).kyc_ref,
+            }
+        )
+    path.write_text(json.dumps(refs, indent=2) + "\n")
+    print(f"  {len(refs)} KYC'd senders of PARTNER-MY")
 
 
 def _keks() -> str:

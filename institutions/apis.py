@@ -66,13 +66,17 @@ class WebhookEndpointsApi(APIView):
             "Events are signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, "
             "`webhook-signature: v1,…`) with the returned `whsec_` secret; dedupe on "
             "`webhook-id`. Answer 2xx within 5 s; anything else is retried (5 s, 5 min, 30 min, "
-            "2 h, 5 h, 10 h, 10 h, plus jitter). Answering 410 Gone disables the endpoint."
+            "2 h, 5 h, 10 h, 10 h, plus jitter). Answering 410 Gone disables the endpoint. "
+            "The URL must be https and its host must resolve only to public addresses "
+            "(no loopback, private, link-local or metadata addresses); the hub checks again "
+            "before every attempt and counts a refusal as a failed attempt."
         ),
         request=s.WebhookEndpointIn,
         responses={
             201: s.WebhookEndpointCreatedOut,
             400: OpenApiResponse(description="validation_error"),
             409: OpenApiResponse(description="too_many_webhook_endpoints"),
+            422: OpenApiResponse(description="webhook_url_refused (with `rule`)"),
         },
     )
     @idempotent

@@ -4,7 +4,9 @@ A unique (actor, key) row with a hash of the request: same key and same request 
 response again (marked `Idempotent-Replayed: true`); same key, other request → 409
 `idempotency_key_reused`; while the first is still running → 409 `request_in_progress`.
 The row is written in its own short transaction before the view runs, so two racing retries
-cannot both run the view. Server errors (5xx) are not stored: the client may retry them.
+cannot both run the view; a claim older than STALE_AFTER that never completed (its request
+died) is taken over by exactly one retry, with a conditional UPDATE. Server errors (5xx) are
+not stored: the client may retry them.
 
 This layer makes HTTP retries safe; the services stay idempotent by their own natural keys
 (order ids, transfer ids), so money can never move twice even if this table were lost.
@@ -88,8 +90,13 @@ def _claim(actor: str, key: str, request_hash: str) -> IdempotencyRecord | Respo
         pass
     existing = IdempotencyRecord.objects.filter(actor=actor, key=key).first()
     if existing is None:  # the first attempt failed (5xx) and let go of the key meanwhile
-        with transaction.atomic():
-            return IdempotencyRecord.objects.create(actor=actor, key=key, request_hash=request_hash)
+        try:
+            with transaction.atomic():
+                return IdempotencyRecord.objects.create(
+                    actor=actor, key=key, request_hash=request_hash
+                )
+        except IntegrityError:  # another retry claimed it in between
+            raise RequestInProgress("Retry after the first request has finished.") from None
     if existing.request_hash != request_hash:
         raise IdempotencyKeyReused(
             "This Idempotency-Key was used for a different request; use a new key."
@@ -97,15 +104,27 @@ def _claim(actor: str, key: str, request_hash: str) -> IdempotencyRecord | Respo
     if existing.completed_at is None:
         if timezone.now() - existing.created_at < STALE_AFTER:
             raise RequestInProgress("Retry after the first request has finished.")
-        # The first attempt died mid-flight; take it over (services are idempotent by key).
-        existing.created_at = timezone.now()
-        existing.save(update_fields=["created_at"])
-        return existing
+        return _take_over(existing)
     response = Response(existing.response_body, status=existing.response_status)
     response["Idempotent-Replayed"] = "true"
     if existing.response_status and existing.response_status >= 400:
         response.content_type = "application/problem+json"
     return response
+
+
+def _take_over(stale: IdempotencyRecord) -> IdempotencyRecord:
+    """Take over a claim whose request died mid-flight (services are idempotent by key, so
+    running the view again is safe). One conditional UPDATE on the claim as it was read: of
+    several retries that read the same stale claim, exactly one matches; the others (and any
+    retry that finds it completed or released meanwhile) answer "in progress"."""
+    now = timezone.now()
+    taken = IdempotencyRecord.objects.filter(
+        pk=stale.pk, created_at=stale.created_at, completed_at__isnull=True
+    ).update(created_at=now)
+    if taken != 1:
+        raise RequestInProgress("Retry after the first request has finished.")
+    stale.created_at = now
+    return stale
 
 
 def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:

@@ -17,13 +17,16 @@ def signing_key_active(*, institution: Institution) -> SigningKey:
     return SigningKey.objects.get(institution=institution, active=True)
 
 
-def signing_key_lookup(*, signer: str, key_id: str) -> SigningKey | None:
-    """The key (active or retired) a statement names; None if the pair is unknown."""
-    return (
-        SigningKey.objects.select_related("institution")
-        .filter(key_id=key_id, institution__code=signer)
-        .first()
+def signing_keys_lookup(*, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], SigningKey]:
+    """The keys (active or retired) that (signer, key id) pairs name, in one query; unknown
+    pairs are absent."""
+    if not pairs:
+        return {}
+    keys = SigningKey.objects.select_related("institution").filter(
+        key_id__in={key_id for _, key_id in pairs}
     )
+    found = {(key.institution.code, key.key_id): key for key in keys}
+    return {pair: key for pair, key in found.items() if pair in pairs}
 
 
 def signing_keys_all() -> dict[str, dict[str, bytes]]:

@@ -10,7 +10,13 @@ from institutions.services_webhooks import EVENT_TYPES
 
 
 class WebhookEndpointIn(serializers.Serializer):
-    url = serializers.URLField(max_length=500)
+    url = serializers.URLField(
+        max_length=500,
+        help_text=(
+            "An https URL whose host resolves only to public addresses (checked again before "
+            "every attempt); otherwise 422 `webhook_url_refused`, with `rule` saying why."
+        ),
+    )
     event_types = serializers.ListField(
         child=serializers.ChoiceField(choices=EVENT_TYPES),
         required=False,

@@ -26,6 +26,7 @@ import random
 import secrets
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -106,7 +107,11 @@ def webhook_endpoint_register(
     *, institution: Institution, url: str, event_types: list[str] | None = None
 ) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint for the calling institution; returns (endpoint, secret shown once).
-    At most MAX_ENDPOINTS_PER_INSTITUTION enabled endpoints each."""
+    At most MAX_ENDPOINTS_PER_INSTITUTION enabled endpoints each. The URL must reach the public
+    internet (WebhookUrlRefused, 422, naming the rule); a host that does not resolve yet is
+    accepted, because every attempt checks the URL again before it sends."""
+    from institutions.urlsafety import WebhookHostUnresolvable, webhook_url_check
+
     unknown = sorted(set(event_types or []) - set(EVENT_TYPES))
     if unknown:
         raise DomainError(f"unknown event types: {', '.join(unknown)}")
@@ -114,6 +119,13 @@ def webhook_endpoint_register(
     if enabled >= MAX_ENDPOINTS_PER_INSTITUTION:
         raise TooManyWebhookEndpoints(
             f"at most {MAX_ENDPOINTS_PER_INSTITUTION} enabled endpoints; delete one first"
+        )
+    try:
+        webhook_url_check(url)  # resolves the host: outside any transaction
+    except WebhookHostUnresolvable:
+        logger.info(
+            "webhook endpoint of %s registered with a host that does not resolve yet",
+            institution.code,
         )
     return webhook_endpoint_create(institution=institution, url=url, event_types=event_types)
 
@@ -156,25 +168,39 @@ def webhook_event_publish(
 
     `data` holds ids, states, decimal-string amounts and KYC references. A key that only PII
     would use (`name`, `phone`, `address`, …) raises ValueError: that is a bug, not input."""
-    leaked = pii_keys(data)
-    if leaked:
-        raise ValueError(f"webhook data must not carry personal data: {', '.join(leaked)}")
-    endpoints = [
-        endpoint
-        for endpoint in WebhookEndpoint.objects.filter(institution=institution, enabled=True)
-        if endpoint.wants(event_type)
-    ]
-    if not endpoints:
+    return webhook_events_publish([(institution, event_type, data)])
+
+
+def webhook_events_publish(
+    events: Sequence[tuple[Institution, str, dict[str, Any]]],
+) -> list[WebhookDelivery]:
+    """`webhook_event_publish` for many (institution, event type, data): one query for the
+    endpoints, one INSERT for the deliveries."""
+    for _, _, data in events:
+        leaked = pii_keys(data)
+        if leaked:
+            raise ValueError(f"webhook data must not carry personal data: {', '.join(leaked)}")
+    if not events:
         return []
+    endpoints: dict[int, list[WebhookEndpoint]] = {}
+    for endpoint in WebhookEndpoint.objects.filter(
+        institution_id__in={institution.pk for institution, _, _ in events}, enabled=True
+    ).order_by("pk"):
+        endpoints.setdefault(endpoint.institution_id, []).append(endpoint)
     now = timezone.now()
-    payload = json.dumps(
-        {"type": event_type, "timestamp": format_time(now), "data": data},
-        cls=DjangoJSONEncoder,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    deliveries = WebhookDelivery.objects.bulk_create(
-        [
+    timestamp = format_time(now)
+    rows = []
+    for institution, event_type, data in events:
+        wanting = [e for e in endpoints.get(institution.pk, ()) if e.wants(event_type)]
+        if not wanting:
+            continue
+        payload = json.dumps(
+            {"type": event_type, "timestamp": timestamp, "data": data},
+            cls=DjangoJSONEncoder,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        rows.extend(
             WebhookDelivery(
                 message_id=_message_id(),
                 institution=institution,
@@ -184,9 +210,11 @@ def webhook_event_publish(
                 payload=payload,
                 next_attempt_at=now,
             )
-            for endpoint in endpoints
-        ]
-    )
+            for endpoint in wanting
+        )
+    if not rows:
+        return []
+    deliveries = WebhookDelivery.objects.bulk_create(rows)
     transaction.on_commit(webhook_delivery_request, robust=True)
     return deliveries
 
@@ -366,7 +394,11 @@ def _claim(*, limit: int) -> list[_Job]:
 
 
 def _attempt(http: httpx.Client, job: _Job) -> _Outcome:
-    """One signed POST. Runs in a pool thread: HTTP only, no database."""
+    """One signed POST. Runs in a pool thread: HTTP only, no database. The URL is checked again
+    first (what its host resolves to may have changed since registration); a refusal fails the
+    attempt like a network error, with nothing sent."""
+    from institutions.urlsafety import WebhookUrlRefused, webhook_url_check
+
     attempted_at = timezone.now()
     headers = {
         "webhook-id": job.message_id,
@@ -379,9 +411,15 @@ def _attempt(http: httpx.Client, job: _Job) -> _Outcome:
     error = ""
     excerpt = ""
     try:
+        webhook_url_check(job.url)
         with http.stream("POST", job.url, content=job.payload.encode(), headers=headers) as reply:
             status_code = reply.status_code
             excerpt = _excerpt(reply)
+    except WebhookUrlRefused as exc:
+        error = f"WebhookUrlRefused: {exc.rule}"
+        logger.warning(
+            "webhook %s to endpoint %s not sent: %s", job.message_id, job.endpoint_id, exc.detail
+        )
     except httpx.HTTPError as exc:
         error = type(exc).__name__
     except Exception as exc:  # a malformed URL or the like: log it as this attempt's outcome

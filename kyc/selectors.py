@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import Q, QuerySet
 
 from config.errors import NotFound
@@ -13,6 +15,15 @@ def kyc_record_get(*, kyc_ref: str) -> KycRecord:
     if record is None:
         raise NotFound(f"no KYC record {kyc_ref}")
     return record
+
+
+def kyc_records_get(*, kyc_refs: Iterable[str], lock: bool = False) -> dict[str, KycRecord]:
+    """The records with these refs, by ref, in one query (unknown refs are absent). `lock`:
+    SELECT … FOR UPDATE in pk order (callers lock records in one consistent order)."""
+    records = KycRecord.objects.select_related("owner").filter(kyc_ref__in=set(kyc_refs))
+    if lock:
+        records = records.select_for_update(of=("self",)).order_by("pk")
+    return {record.kyc_ref: record for record in records}
 
 
 def kyc_review_queue() -> QuerySet[KycRecord]:

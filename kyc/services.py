@@ -19,7 +19,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -167,6 +167,17 @@ def _data_key(record: KycRecord) -> bytes:
     return crypto.unwrap_data_key(bytes(record.wrapped_data_key), kyc_ref=record.kyc_ref)
 
 
+def _payload_decrypt(record: KycRecord) -> dict[str, Any]:
+    """The record's payload. Callers write the access-log row in the same transaction."""
+    plaintext = crypto.decrypt(
+        _data_key(record), record.ciphertext, aad=_aad(record), what=f"record {record.kyc_ref}"
+    )
+    payload = json.loads(plaintext)
+    if payload.get("kyc_ref") != record.kyc_ref:
+        raise crypto.KycIntegrityError(f"record {record.kyc_ref} holds another record's payload")
+    return payload
+
+
 def _payload_open(
     *,
     record: KycRecord,
@@ -178,12 +189,7 @@ def _payload_open(
     """Decrypt a record and write its access-log row (same transaction as the caller)."""
     if not actor or not purpose:
         raise DomainError("a decryption needs an actor and a purpose")
-    plaintext = crypto.decrypt(
-        _data_key(record), record.ciphertext, aad=_aad(record), what=f"record {record.kyc_ref}"
-    )
-    payload = json.loads(plaintext)
-    if payload.get("kyc_ref") != record.kyc_ref:
-        raise crypto.KycIntegrityError(f"record {record.kyc_ref} holds another record's payload")
+    payload = _payload_decrypt(record)
     KycAccessLog.objects.create(
         record=record, action=action, actor=actor[:96], purpose=purpose[:64], order_ref=order_ref
     )
@@ -355,15 +361,23 @@ def kek_rewrap_all(*, batch_size: int = 500) -> int:
 # --- sharing --------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def kyc_link_parties(*, kyc_ref: str, order_ref: str, institutions: list[Institution]) -> None:
     """Called when an order is submitted: these institutions may later ask for this record,
     for this order. Idempotent."""
     record = KycRecord.objects.filter(kyc_ref=kyc_ref).first()
     if record is None:
         raise NotFound(f"no KYC record {kyc_ref}")
+    kyc_links_create(links=[(record, order_ref, institutions)])
+
+
+def kyc_links_create(*, links: Sequence[tuple[KycRecord, str, Sequence[Institution]]]) -> None:
+    """`kyc_link_parties` for many (record, order ref, institutions), in one INSERT."""
     KycOrderLink.objects.bulk_create(
-        [KycOrderLink(record=record, order_ref=order_ref, institution=i) for i in institutions],
+        [
+            KycOrderLink(record=record, order_ref=order_ref, institution=institution)
+            for record, order_ref, institutions in links
+            for institution in dict.fromkeys(institutions)
+        ],
         ignore_conflicts=True,
     )
 
@@ -490,6 +504,7 @@ def travel_rule_missing(
     beneficiary_ref: str,
     amount: Money,
     usd_rate: Decimal | None,
+    records: Mapping[str, KycRecord] | None = None,
 ) -> list[str]:
     """FATF Recommendation 16 (docs/compliance.md): what is missing for this transfer; empty
     means the order may proceed. `usd_rate` is USD per one unit of `amount.currency`; without
@@ -498,7 +513,8 @@ def travel_rule_missing(
     Always: originator name, address and date of birth (June 2025 revision: every sender);
     beneficiary name and account. At/above `KYC_TRAVEL_RULE_THRESHOLD_USD`: also the
     originator's account or customer reference, and address or ID number or date and place
-    of birth. Reads only which fields are present (no decryption)."""
+    of birth. Reads only which fields are present (no decryption); `records` (by ref) saves
+    the read when the caller has them."""
     threshold = Decimal(
         str(getattr(settings, "KYC_TRAVEL_RULE_THRESHOLD_USD", DEFAULT_TRAVEL_RULE_THRESHOLD_USD))
     )
@@ -507,10 +523,11 @@ def travel_rule_missing(
     else:
         usd = None if usd_rate is None else amount.amount * Decimal(usd_rate)
     above = usd is None or usd >= threshold
-    records = {
-        r.kyc_ref: r
-        for r in KycRecord.objects.filter(kyc_ref__in=[originator_ref, beneficiary_ref])
-    }
+    if records is None:  # else the caller read them already (an order batch)
+        records = {
+            r.kyc_ref: r
+            for r in KycRecord.objects.filter(kyc_ref__in=[originator_ref, beneficiary_ref])
+        }
     missing: list[str] = []
 
     def present(side: str, ref: str, role: str) -> set[str] | None:
@@ -597,10 +614,14 @@ def _matcher() -> Matcher:
     return _matcher_cache["matcher"]
 
 
-def _screen(*, record: KycRecord, data: dict[str, Any], context: str) -> list[ScreeningHit]:
+def _screen(
+    *, record: KycRecord, data: dict[str, Any], context: str, matcher: Matcher | None = None
+) -> list[ScreeningHit]:
     """Match a record's names; persist one hit per (record, entry); hold the record while a
     hit is open. Returns the hits that still block (open or confirmed)."""
-    matches = _matcher().match(person_names(data), threshold=screening_threshold())
+    matches = (matcher if matcher is not None else _matcher()).match(
+        person_names(data), threshold=screening_threshold()
+    )
     blocking: list[ScreeningHit] = []
     for match in matches:
         hit, _ = ScreeningHit.objects.get_or_create(
@@ -636,15 +657,41 @@ def screening_check_parties(*, kyc_refs: list[str]) -> ScreeningResult:
     unknown = [ref for ref in kyc_refs if ref not in found]
     if unknown:
         raise NotFound(f"no KYC record {unknown[0]}")
-    hold = False
-    hits: list[ScreeningHit] = []
-    for record in records:
-        payload = _payload_open(record=record, actor="service:screening", purpose="screening")
-        blocking = _screen(record=record, data=payload["data"], context="order")
-        hits.extend(blocking)
-        hold = hold or bool(blocking) or record.screening_hold
-        hold = hold or record.status == Status.REJECTED
-    return ScreeningResult(hold=hold, hits=hits)
+    results = screening_check_records(records=records)
+    return ScreeningResult(
+        hold=any(r.hold for r in results.values()),
+        hits=[hit for r in results.values() for hit in r.hits],
+    )
+
+
+@transaction.atomic(savepoint=False)
+def screening_check_records(
+    *, records: Sequence[KycRecord], order_ref: str = ""
+) -> dict[str, ScreeningResult]:
+    """`screening_check_parties` for records already read (an order batch), by kyc_ref: one
+    decryption per distinct record, one read of the list version, one INSERT of access-log
+    rows. Hits are written only when a name matches."""
+    unique = list({record.kyc_ref: record for record in records}.values())
+    matcher = _matcher()
+    payloads = [_payload_decrypt(record) for record in unique]
+    KycAccessLog.objects.bulk_create(
+        [
+            KycAccessLog(
+                record=record,
+                action=KycAccessLog.Action.DECRYPT,
+                actor="service:screening",
+                purpose="screening",
+                order_ref=order_ref,
+            )
+            for record in unique
+        ]
+    )
+    results: dict[str, ScreeningResult] = {}
+    for record, payload in zip(unique, payloads, strict=True):
+        blocking = _screen(record=record, data=payload["data"], context="order", matcher=matcher)
+        hold = bool(blocking) or record.screening_hold or record.status == Status.REJECTED
+        results[record.kyc_ref] = ScreeningResult(hold=hold, hits=blocking)
+    return results
 
 
 @transaction.atomic

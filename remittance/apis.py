@@ -69,13 +69,15 @@ class OrderListCreateApi(APIView):
     @idempotent
     def post(self, request: Request) -> Response:
         data = _valid(s.OrderIn, request.data)
-        order = order_services.order_submit(
-            sending_institution=request.user,
-            order_id=data["order_id"],
-            quote_id=data["quote_id"],
-            sender_kyc_ref=data["sender_kyc_ref"],
-            beneficiary_kyc_ref=data["beneficiary_kyc_ref"],
-            signed=_signed(data),
+        order = order_services.order_submit_grouped(
+            order_services.SubmitRequest(
+                sending_institution=request.user,
+                order_id=data["order_id"],
+                quote_id=data["quote_id"],
+                sender_kyc_ref=data["sender_kyc_ref"],
+                beneficiary_kyc_ref=data["beneficiary_kyc_ref"],
+                signed=_signed(data),
+            )
         )
         return Response(s.order_out(order), status=201)
 

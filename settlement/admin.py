@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -37,7 +38,7 @@ from settlement.models import (
     WindowStatus,
 )
 from settlement.services import instructions, reconciliation, statements, windows
-from settlement.services.liquidity import liquidity_used_minor
+from settlement.services.liquidity import liquidity_unconfigured_senders, liquidity_used_minor
 
 
 @admin.register(FxRate)
@@ -267,6 +268,21 @@ class LiquidityLimitAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if settings.LIQUIDITY_REQUIRE_LIMIT and request.method == "GET":
+            unconfigured = liquidity_unconfigured_senders()
+            if unconfigured:
+                self.message_user(
+                    request,
+                    "No limit in their own currency, so their orders in it are refused "
+                    "(liquidity_not_configured): "
+                    + ", ".join(f"{i.code} ({i.currency_id})" for i in unconfigured),
+                    messages.WARNING,
+                )
+        return super().changelist_view(request, extra_context)
 
 
 @admin.register(LiquidityAlert)

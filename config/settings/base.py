@@ -195,6 +195,10 @@ LEDGER_OPERATOR_CODE = env("LEDGER_OPERATOR_CODE", "HUB")
 LEDGER_INTEGRATE_BATCH = int(env("LEDGER_INTEGRATE_BATCH", "1000") or 1000)
 # Public base URL of the hub, written into partner onboarding files.
 HUB_URL = env("HUB_URL", "http://127.0.0.1:8000")
+# Webhook URLs partners register must reach the public internet over https
+# (institutions/urlsafety.py). True also allows http and loopback/private targets: only for
+# local development, tests, the demo stack and the benchmarks.
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
 
 LOGGING = {
     "version": 1,
@@ -266,6 +270,9 @@ SETTLEMENT_AGGREGATE_STRIPES = int(env("SETTLEMENT_AGGREGATE_STRIPES", "8") or 8
 SETTLEMENT_CREDIT_SLA_SECONDS = int(env("SETTLEMENT_CREDIT_SLA_SECONDS", "60") or 60)
 # How far back the sweep looks for accepted-but-not-credited orders.
 SETTLEMENT_RECON_LOOKBACK_SECONDS = int(env("SETTLEMENT_RECON_LOOKBACK_SECONDS", "86400") or 86400)
+# No limit is no credit: an external sending institution with no liquidity limit in a currency
+# is refused (`liquidity_not_configured`). Off: such an institution is unlimited (the old way).
+LIQUIDITY_REQUIRE_LIMIT = env_bool("LIQUIDITY_REQUIRE_LIMIT", True)
 CELERY_BEAT_SCHEDULE["settlement-close-due-windows"] = {
     "task": "settlement.tasks.close_due_windows",
     "schedule": timedelta(seconds=60),

@@ -11,3 +11,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Test receivers listen on http://127.0.0.1; not taken from the environment, so a shell with
+# production variables cannot change what the tests mean.
+WEBHOOK_ALLOW_PRIVATE_URLS = True

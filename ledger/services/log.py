@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -24,7 +25,7 @@ from config.errors import Conflict, DomainError, InvalidSignature
 from institutions import events
 from institutions.models import Institution, SigningKey
 from institutions.pii import pii_keys
-from institutions.selectors import signing_key_active, signing_key_lookup
+from institutions.selectors import signing_key_active, signing_keys_lookup
 from institutions.services import signing_key_private
 from ledger.models import Checkpoint, Cosignature, Entry, QueuedStatement, TreeNode
 from partner_sdk import merkle
@@ -75,25 +76,61 @@ def statement_append(
 
     The statement goes on the log verbatim, so the partner can later prove exactly what it
     said and nothing more."""
-    try:
-        validate_statement(statement)
-    except WireFormatError as exc:
-        raise InvalidStatement(str(exc)) from None
-    leaked = pii_keys(statement["body"], "body")
-    if leaked:
-        raise InvalidStatement(
-            "statements carry references, never personal data; remove " + ", ".join(leaked)
-        )
-    if statement["kind"].startswith(OPERATOR_KINDS):
-        raise InvalidStatement(f"{statement['kind']} statements are issued by the operator only")
-    key = signing_key_lookup(signer=statement["signer"], key_id=statement["key_id"])
-    if key is None:
-        raise InvalidSignature(f"unknown key {statement['key_id']} for {statement['signer']}")
-    if not key.active:
-        raise InvalidSignature(f"key {key.key_id} was retired and may no longer sign")
-    if not verify_statement(bytes(key.public_key), statement, signature):
-        raise InvalidSignature("the signature does not verify against the signer's key")
-    return _queue(statement=statement, signature=signature, subject=subject)
+    error = statements_check([(statement, signature)])[0]
+    if error is not None:
+        raise error
+    return statements_queue([(statement, signature, subject)])[0]
+
+
+def statements_check(items: Sequence[tuple[dict[str, Any], bytes]]) -> list[DomainError | None]:
+    """Check partner-signed statements (form, no personal data, not an operator kind, the
+    signer's registered active key, the signature): one query for all the keys they name.
+    Returns, per statement, None when it may be queued, else the error refusing it."""
+    results: list[DomainError | None] = []
+    pending: list[tuple[int, dict[str, Any], bytes]] = []
+    for n, (statement, signature) in enumerate(items):
+        results.append(None)
+        try:
+            validate_statement(statement)
+        except WireFormatError as exc:
+            results[n] = InvalidStatement(str(exc))
+            continue
+        leaked = pii_keys(statement["body"], "body")
+        if leaked:
+            results[n] = InvalidStatement(
+                "statements carry references, never personal data; remove " + ", ".join(leaked)
+            )
+        elif statement["kind"].startswith(OPERATOR_KINDS):
+            results[n] = InvalidStatement(
+                f"{statement['kind']} statements are issued by the operator only"
+            )
+        else:
+            pending.append((n, statement, signature))
+    keys = signing_keys_lookup(pairs={(s["signer"], s["key_id"]) for _, s, _ in pending})
+    for n, statement, signature in pending:
+        key = keys.get((statement["signer"], statement["key_id"]))
+        if key is None:
+            results[n] = InvalidSignature(
+                f"unknown key {statement['key_id']} for {statement['signer']}"
+            )
+        elif not key.active:
+            results[n] = InvalidSignature(f"key {key.key_id} was retired and may no longer sign")
+        elif not verify_statement(bytes(key.public_key), statement, signature):
+            results[n] = InvalidSignature("the signature does not verify against the signer's key")
+    return results
+
+
+def statements_queue(
+    items: Sequence[tuple[dict[str, Any], bytes, str]],
+) -> list[QueuedStatement]:
+    """Queue checked partner statements (statement, signature, subject) verbatim, in one
+    INSERT. Only for statements `statements_check` passed."""
+    return _queue_many(
+        [
+            (canonical_json(statement), signature, statement["kind"], statement["signer"], subject)
+            for statement, signature, subject in items
+        ]
+    )
 
 
 def statement_issue(
@@ -101,30 +138,38 @@ def statement_issue(
 ) -> QueuedStatement:
     """Sign a statement as a hosted institution (the operator, or one the hub signs for) and
     queue it. `body` holds facts only: ids, decimal-string amounts, refs — never PII."""
-    code = institution if isinstance(institution, str) else institution.code
-    # one query: the institution's active key (the hub holds its private half)
-    key_id = (
-        SigningKey.objects.filter(institution__code=code, active=True)
-        .values_list("key_id", flat=True)
-        .get()
+    return statements_issue([(institution, kind, body, subject)])[0]
+
+
+def statements_issue(
+    items: Sequence[tuple[Institution | str, str, dict[str, Any], str]],
+) -> list[QueuedStatement]:
+    """`statement_issue` for many (institution, kind, body, subject): one query for the
+    signers' active keys, one INSERT."""
+    codes = [i if isinstance(i, str) else i.code for i, _, _, _ in items]
+    # the institutions' active keys (the hub holds their private halves)
+    key_ids = dict(
+        SigningKey.objects.filter(institution__code__in=set(codes), active=True).values_list(
+            "institution__code", "key_id"
+        )
     )
-    statement = {
-        "v": 1,
-        "kind": kind,
-        "at": format_time(timezone.now()),
-        "signer": code,
-        "key_id": key_id,
-        "body": body,
-    }
-    canonical = canonical_json(statement)  # once: it is what we sign and what we store
-    signature = _private_key(key_id).sign(STATEMENT_DOMAIN + canonical)
-    return _queue_canonical(
-        canonical=canonical,
-        signature=signature,
-        kind=kind,
-        signer=code,
-        subject=subject,
-    )
+    at = format_time(timezone.now())
+    rows = []
+    for code, (_, kind, body, subject) in zip(codes, items, strict=True):
+        if code not in key_ids:
+            raise SigningKey.DoesNotExist(f"{code} has no active signing key")
+        statement = {
+            "v": 1,
+            "kind": kind,
+            "at": at,
+            "signer": code,
+            "key_id": key_ids[code],
+            "body": body,
+        }
+        canonical = canonical_json(statement)  # once: it is what we sign and what we store
+        signature = _private_key(key_ids[code]).sign(STATEMENT_DOMAIN + canonical)
+        rows.append((canonical, signature, kind, code, subject))
+    return _queue_many(rows)
 
 
 @lru_cache(maxsize=64)
@@ -133,21 +178,22 @@ def _private_key(key_id: str) -> Ed25519PrivateKey:
     return signing_key_private(signing_key=SigningKey.objects.get(key_id=key_id))
 
 
-def _queue(*, statement: dict[str, Any], signature: bytes, subject: str) -> QueuedStatement:
-    return _queue_canonical(
-        canonical=canonical_json(statement),
-        signature=signature,
-        kind=statement["kind"],
-        signer=statement["signer"],
-        subject=subject,
-    )
-
-
-def _queue_canonical(
-    *, canonical: bytes, signature: bytes, kind: str, signer: str, subject: str
-) -> QueuedStatement:
-    queued = QueuedStatement.objects.create(
-        statement=canonical, signature=signature, kind=kind, signer=signer, subject=subject[:64]
+def _queue_many(rows: Sequence[tuple[bytes, bytes, str, str, str]]) -> list[QueuedStatement]:
+    """One INSERT of (canonical, signature, kind, signer, subject) rows; the integrator is
+    asked to run when the caller's transaction commits."""
+    if not rows:
+        return []
+    queued = QueuedStatement.objects.bulk_create(
+        [
+            QueuedStatement(
+                statement=canonical,
+                signature=signature,
+                kind=kind,
+                signer=signer,
+                subject=subject[:64],
+            )
+            for canonical, signature, kind, signer, subject in rows
+        ]
     )
     transaction.on_commit(integration_request, robust=True)
     return queued

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -26,10 +27,17 @@ from django.utils import timezone
 from config.errors import DomainError, InvalidSignature, NotFound
 from institutions.models import Institution
 from institutions.money import Money, rate_str
+from institutions.services_webhooks import webhook_events_publish
 from kyc import selectors as kyc_selectors
 from kyc import services as kyc
 from ledger.models import Account, AccountKind
-from ledger.services.log import statement_append, statement_issue
+from ledger.services.log import (
+    statement_append,
+    statement_issue,
+    statements_check,
+    statements_issue,
+    statements_queue,
+)
 from ledger.services.money import (
     TransferRefused,
     TransferSpec,
@@ -37,6 +45,7 @@ from ledger.services.money import (
     transfers_create,
     transfers_create_or_raise,
 )
+from remittance.batching import GroupCommit
 from remittance.errors import (
     InsufficientFunds,
     InvalidTransition,
@@ -60,6 +69,7 @@ from remittance.models import (
 from settlement.models import FxRate
 from settlement.services.liquidity import (
     LiquidityExceeded,
+    LiquidityReads,
     liquidity_check,
     liquidity_recheck,
 )
@@ -119,10 +129,24 @@ def _move(
     reason: str = "",
     statement_ref: int | None = None,
 ) -> None:
-    """The one function that changes an order's state."""
+    """The one function that changes an order's state (a batch saves `_transition`'s rows
+    itself)."""
+    _transition(order, to, actor=actor, reason=reason, statement_ref=statement_ref).save()
+
+
+def _transition(
+    order: RemittanceOrder,
+    to: str,
+    *,
+    actor: str,
+    reason: str = "",
+    statement_ref: int | None = None,
+) -> OrderStatusChange:
+    """Check the move against the map, change the order's status, and return the (unsaved)
+    status-change row."""
     if to not in TRANSITIONS[order.status]:
         raise InvalidTransition(f"order is {order.status}; it cannot become {to}")
-    OrderStatusChange.objects.create(
+    change = OrderStatusChange(
         order=order,
         from_status=order.status,
         to_status=to,
@@ -131,6 +155,7 @@ def _move(
         statement_ref=statement_ref,
     )
     order.status = to
+    return change
 
 
 def _account(
@@ -192,6 +217,21 @@ def _signed_append(
 ) -> int:
     """Verify the partner's statement is the step it claims and carries the request's facts,
     then queue it verbatim. Returns the queued statement's ref."""
+    _signed_check(signed, institution=institution, kind=kind, expected=expected, required=required)
+    return statement_append(
+        statement=signed.statement, signature=signed.signature, subject=subject
+    ).pk
+
+
+def _signed_check(
+    signed: SignedStatement,
+    *,
+    institution: Institution,
+    kind: str,
+    expected: dict[str, Any],
+    required: tuple[str, ...] = (),
+) -> None:
+    """The partner's statement is the step it claims and carries the request's facts."""
     statement = signed.statement
     if statement.get("kind") != kind:
         raise StatementMismatch(f"statement kind must be {kind}")
@@ -203,7 +243,6 @@ def _signed_append(
         # checked when the partner chose to sign them
         if (name in body or name in required) and body.get(name) != value:
             raise StatementMismatch(f"signed body field {name} does not match the request")
-    return statement_append(statement=statement, signature=signed.signature, subject=subject).pk
 
 
 def _issue(institution: Institution | str, kind: str, body: dict[str, Any], subject: str) -> int:
@@ -222,63 +261,83 @@ def _refuse_unless_party(order: RemittanceOrder, institution: Institution, *, re
 # --- submit ---------------------------------------------------------------------------------
 
 
-def _reserve(
-    *, order_id: uuid.UUID, source: Account, sending_institution: Institution, amount: Money
-) -> None:
-    """The pending transfer that holds send amount + fee until the order is credited (post)
-    or refused (void). Its id derives from the order id: retried, it is found, not repeated."""
-    try:
-        transfers_create_or_raise(
-            transfers=[
-                TransferSpec(
-                    id=_tid(order_id, "reserve"),
-                    debit_account_id=source.pk,
-                    credit_account_id=position_account(sending_institution, amount.currency).pk,
-                    amount=amount.minor,
-                    kind="pending",
-                    # no ledger timeout: order_expire owns the deadline (a ledger-side void
-                    # of a live order would let a later credit pay out unfunded money)
-                    code="order.reserve",
-                    reference=str(order_id),
-                )
-            ],
-            subject=str(order_id),
+@dataclass(frozen=True)
+class SubmitRequest:
+    """One order to submit (see `order_submit`)."""
+
+    sending_institution: Institution
+    order_id: uuid.UUID
+    quote_id: str
+    sender_kyc_ref: str
+    beneficiary_kyc_ref: str
+    signed: SignedStatement | None = None
+    customer: Customer | None = None
+    recipient: Recipient | None = None
+
+
+SubmitResult = RemittanceOrder | DomainError
+
+
+def _limits_usage(sender_refs: set[str]) -> dict[str, tuple[int, int]]:
+    """(daily, monthly) minor units sent by each sender in active orders, in one query."""
+    if not sender_refs:
+        return {}
+    now = timezone.now()
+    rows = (
+        RemittanceOrder.objects.filter(
+            sender_kyc_ref__in=sender_refs,
+            status__in=ACTIVE,
+            created_at__gte=now - timedelta(days=30),
         )
-    except TransferRefused as exc:
-        if exc.code == "exceeds_credits":
-            raise InsufficientFunds(f"{amount} is more than the available balance") from None
-        raise
+        .values("sender_kyc_ref")
+        .annotate(
+            daily=Sum("send_minor", filter=Q(created_at__gte=now - timedelta(days=1))),
+            monthly=Sum("send_minor"),
+        )
+        .order_by()
+    )
+    return {row["sender_kyc_ref"]: (row["daily"] or 0, row["monthly"] or 0) for row in rows}
 
 
-def _limits_check(*, sender_record: Any, quote: Quote) -> None:
+def _limits_check(*, sender_record: Any, quote: Quote, used: tuple[int, int]) -> None:
+    """The sender's tier limits against `used` (daily, monthly) plus this order."""
     limits = kyc.tier_limits(record=sender_record, corridor_code=quote.corridor.code)
     total = Money.from_minor(quote.send_minor, quote.send_currency)
     if total.currency != limits.per_transaction.currency:
         raise DomainError("limits are configured in another currency")
     if limits.per_transaction < total:
         raise LimitExceeded(f"per-transaction limit is {limits.per_transaction}")
-    now = timezone.now()
-    used = RemittanceOrder.objects.filter(
-        sender_kyc_ref=sender_record.kyc_ref,
-        status__in=ACTIVE,
-        created_at__gte=now - timedelta(days=30),
-    ).aggregate(
-        daily=Sum("send_minor", filter=Q(created_at__gte=now - timedelta(days=1))),
-        monthly=Sum("send_minor"),
-    )
-    for label, limit in (("daily", limits.daily), ("monthly", limits.monthly)):
-        if limit < Money.from_minor(used[label] or 0, total.currency) + total:
+    for label, limit, minor in (
+        ("daily", limits.daily, used[0]),
+        ("monthly", limits.monthly, used[1]),
+    ):
+        if limit < Money.from_minor(minor, total.currency) + total:
             raise LimitExceeded(f"{label} limit is {limit}")
 
 
-def _usd_rate(currency: str) -> Decimal | None:
-    if currency == "USD":
-        return Decimal(1)
-    latest = FxRate.objects.filter(base_id=currency, quote_id="USD").order_by("-as_of").first()
-    return latest.rate if latest else None
+def _usd_rates(currencies: set[str]) -> dict[str, Decimal | None]:
+    """USD per unit of each currency (latest rate), one query per non-USD currency."""
+    rates: dict[str, Decimal | None] = {}
+    for currency in currencies:
+        if currency == "USD":
+            rates[currency] = Decimal(1)
+            continue
+        latest = FxRate.objects.filter(base_id=currency, quote_id="USD").order_by("-as_of").first()
+        rates[currency] = latest.rate if latest else None
+    return rates
 
 
-@transaction.atomic(durable=True)
+def _accounts_by_code(wanted: dict[str, tuple[str, str, Institution | None]]) -> dict[str, Account]:
+    """The named accounts (code → kind, currency, institution), one query; opened if missing."""
+    found = {a.code: a for a in Account.objects.filter(code__in=list(wanted))}
+    for code, (kind, currency, institution) in wanted.items():
+        if code not in found:
+            found[code] = account_get_or_create(
+                code=code, kind=kind, currency=currency, institution=institution
+            )
+    return found
+
+
 def order_submit(
     *,
     sending_institution: Institution,
@@ -294,160 +353,509 @@ def order_submit(
 
     Same order id with the same facts → the existing order (no second reservation); with
     other facts → 409. Partners must sign `order.submitted`; hosted institutions are signed
-    for by the hub. A screening hit holds the order (funds reserved) for compliance."""
-    if signed is None and not sending_institution.hosted:
-        raise InvalidSignature("send the order.submitted statement you signed")
-    existing = RemittanceOrder.objects.filter(pk=order_id).first()
-    if existing is not None:
-        same = (
-            existing.sending_institution_id == sending_institution.pk
-            and existing.quote_id == quote_id
-            and existing.sender_kyc_ref == sender_kyc_ref
-            and existing.beneficiary_kyc_ref == beneficiary_kyc_ref
-        )
-        if not same:
-            raise QuoteUsed("this order id already names a different order")
-        return existing
-    quote = (
-        Quote.objects.select_for_update(of=("self",))
-        .select_related("corridor")
-        .filter(pk=quote_id, institution=sending_institution)
-        .first()
-    )
-    if quote is None:
-        raise NotFound(f"no quote {quote_id}")
-    if RemittanceOrder.objects.filter(quote=quote).exists():
-        raise QuoteUsed("this quote was already used by another order")
-    if quote.expires_at <= timezone.now():
-        raise QuoteExpired(f"quote {quote_id} expired at {quote.expires_at.isoformat()}")
+    for by the hub. A screening hit holds the order (funds reserved) for compliance.
+    A batch of one: see `orders_submit`."""
+    result = orders_submit(
+        [
+            SubmitRequest(
+                sending_institution=sending_institution,
+                order_id=order_id,
+                quote_id=quote_id,
+                sender_kyc_ref=sender_kyc_ref,
+                beneficiary_kyc_ref=beneficiary_kyc_ref,
+                signed=signed,
+                customer=customer,
+                recipient=recipient,
+            )
+        ]
+    )[0]
+    if isinstance(result, DomainError):
+        raise result
+    return result
 
-    sender = kyc_selectors.kyc_record_get(kyc_ref=sender_kyc_ref)
+
+def order_submit_grouped(request: SubmitRequest) -> RemittanceOrder:
+    """`order_submit` for request handlers: concurrent submits of this process share one
+    `orders_submit` batch (group commit, remittance/batching.py). Same answers, same errors."""
+    result = _submit_group.submit(request)
+    if isinstance(result, DomainError):
+        raise result
+    return result
+
+
+class _NothingSubmitted(Exception):
+    """Rolls the batch's transaction back when no order in it was created (so a refused
+    submit writes nothing, not even its screening's access-log rows)."""
+
+    def __init__(self, results: list[SubmitResult]) -> None:
+        self.results = results
+
+
+class _Redo(Exception):
+    """Undo the batch's writes and write again without these requests (index → error)."""
+
+    def __init__(self, refused: dict[int, DomainError]) -> None:
+        self.refused = refused
+
+
+def orders_submit(requests: Sequence[SubmitRequest]) -> list[SubmitResult]:
+    """Submit many orders in one transaction: one result per request, in order — the order
+    (created, or the stored one for a retried order id) or the DomainError refusing it.
+    Each request is checked exactly as if it were alone, after the requests before it in the
+    batch (limits and liquidity count them); a refusal refuses only its own request.
+
+    The batch reads what all its requests need in a few queries (quotes locked in pk order,
+    then the senders' KYC records, then accounts), writes statements, orders, status rows,
+    KYC links and webhooks in one INSERT each, and reserves all funds in one ledger call —
+    so the per-order cost of a submit falls with the batch size (the API batches concurrent
+    submits, remittance/batching.py). Durable: nobody can wrap it and roll it back."""
+    if not requests:
+        return []
+    try:
+        return _orders_submit(list(requests))
+    except _NothingSubmitted as nothing:
+        return nothing.results
+
+
+@transaction.atomic(durable=True)
+def _orders_submit(requests: list[SubmitRequest]) -> list[SubmitResult]:
+    n = len(requests)
+    results: list[SubmitResult | None] = [None] * n
+    todo: list[int] = []
+    for i, r in enumerate(requests):
+        if r.signed is None and not r.sending_institution.hosted:
+            results[i] = InvalidSignature("send the order.submitted statement you signed")
+        else:
+            todo.append(i)
+
+    # A retried order id answers the stored order; a repeat within the batch waits for the
+    # first (resolved at the end).
+    existing = RemittanceOrder.objects.in_bulk([requests[i].order_id for i in todo])
+    first_with_id: dict[uuid.UUID, int] = {}
+    repeats: list[tuple[int, int]] = []
+    fresh: list[int] = []
+    for i in todo:
+        r = requests[i]
+        stored = existing.get(r.order_id)
+        if stored is not None:
+            results[i] = stored if _same_order(stored, r) else QuoteUsed(_OTHER_ORDER)
+        elif r.order_id in first_with_id:
+            repeats.append((i, first_with_id[r.order_id]))
+        else:
+            first_with_id[r.order_id] = i
+            fresh.append(i)
+
+    # Reads, in lock order: quotes → senders' KYC records → (liquidity limit) → accounts.
+    quote_ids = {requests[i].quote_id for i in fresh}
+    quotes = {
+        q.pk: q
+        for q in Quote.objects.select_for_update(of=("self",))
+        .select_related("corridor__pricing__receiving_institution")
+        .filter(pk__in=quote_ids)
+        .order_by("pk")
+    }
+    used_quotes = set(
+        RemittanceOrder.objects.filter(quote_id__in=quote_ids).values_list("quote_id", flat=True)
+    )
     # One sender's submits run one at a time from here, so two cannot both pass the limits.
-    # Lock order: quote → sender KYC record → liquidity limit → accounts.
-    type(sender).objects.select_for_update(of=("self",)).filter(pk=sender.pk).exists()
-    beneficiary = kyc_selectors.kyc_record_get(kyc_ref=beneficiary_kyc_ref)
-    if sender.owner_id != sending_institution.pk or sender.role != "sender":
-        raise NotFound(f"no sender KYC record {sender_kyc_ref}")
-    if beneficiary.role != "beneficiary":
-        raise NotFound(f"no beneficiary KYC record {beneficiary_kyc_ref}")
+    senders = kyc_selectors.kyc_records_get(
+        kyc_refs={requests[i].sender_kyc_ref for i in fresh}, lock=True
+    )
+    records = {
+        **kyc_selectors.kyc_records_get(kyc_refs={requests[i].beneficiary_kyc_ref for i in fresh}),
+        **senders,
+    }
+    usage = _limits_usage(set(senders))
+    usd_rates = _usd_rates({q.send_currency for q in quotes.values()})
+    # screen every party of the requests that name a live quote and known records
+    screened = kyc.screening_check_records(
+        records=[
+            records[ref]
+            for i in fresh
+            if requests[i].quote_id in quotes
+            for ref in (requests[i].sender_kyc_ref, requests[i].beneficiary_kyc_ref)
+            if ref in records
+        ]
+    )
+    verdicts = _statement_verdicts(requests, fresh)
+
+    now = timezone.now()
+    claimed: set[str] = set()
+    in_flight: dict[tuple[int, str], int] = {}
+    liquidity_reads = LiquidityReads()
+    accepted: list[_Accepted] = []
+    for i in fresh:
+        try:
+            accepted.append(
+                _submit_check(
+                    requests[i],
+                    quote=quotes.get(requests[i].quote_id),
+                    quote_taken=requests[i].quote_id in used_quotes | claimed,
+                    records=records,
+                    usage=usage,
+                    usd_rates=usd_rates,
+                    screened=screened,
+                    verdict=verdicts.get(i),
+                    in_flight=in_flight,
+                    liquidity_reads=liquidity_reads,
+                    now=now,
+                    index=i,
+                )
+            )
+        except DomainError as exc:
+            results[i] = exc
+            continue
+        ok = accepted[-1]
+        claimed.add(ok.quote.pk)
+        used = usage.get(ok.request.sender_kyc_ref, (0, 0))
+        usage[ok.request.sender_kyc_ref] = (
+            used[0] + ok.quote.send_minor,
+            used[1] + ok.quote.send_minor,
+        )
+        key = (ok.request.sending_institution.pk, ok.total.currency)
+        if "liquidity" not in ok.hold_reasons:
+            in_flight[key] = in_flight.get(key, 0) + ok.total.minor
+
+    while accepted:
+        try:
+            with transaction.atomic():
+                orders = _submit_write(accepted)
+        except _Redo as redo:
+            refused = redo.refused
+        except IntegrityError:
+            # another request committed one of these order ids since we looked
+            taken = set(
+                RemittanceOrder.objects.filter(
+                    pk__in=[a.request.order_id for a in accepted]
+                ).values_list("pk", flat=True)
+            )
+            if not taken:
+                raise
+            refused = {
+                a.index: QuoteUsed("an order with this id is being created by another request")
+                for a in accepted
+                if a.request.order_id in taken
+            }
+        else:
+            for ok, order in zip(accepted, orders, strict=True):
+                results[ok.index] = order
+            break
+        for index, error in refused.items():
+            results[index] = error
+        accepted = [a for a in accepted if a.index not in refused]
+    for i, first in repeats:
+        a, b = requests[i], requests[first]
+        if (a.sending_institution.pk, a.quote_id, a.sender_kyc_ref, a.beneficiary_kyc_ref) == (
+            b.sending_institution.pk,
+            b.quote_id,
+            b.sender_kyc_ref,
+            b.beneficiary_kyc_ref,
+        ):
+            results[i] = results[first]  # the same request twice: the same answer
+        elif isinstance(results[first], RemittanceOrder):
+            results[i] = QuoteUsed(_OTHER_ORDER)
+        else:
+            results[i] = QuoteUsed("an order with this id is being created by another request")
+    final = [r for r in results if r is not None]
+    assert len(final) == n
+    if not accepted:
+        raise _NothingSubmitted(final)
+    return final
+
+
+_OTHER_ORDER = "this order id already names a different order"
+_submit_group: GroupCommit[SubmitRequest, SubmitResult] = GroupCommit(orders_submit, max_batch=64)
+
+
+def _same_order(order: RemittanceOrder, r: SubmitRequest) -> bool:
+    return (
+        order.sending_institution_id == r.sending_institution.pk
+        and order.quote_id == r.quote_id
+        and order.sender_kyc_ref == r.sender_kyc_ref
+        and order.beneficiary_kyc_ref == r.beneficiary_kyc_ref
+    )
+
+
+@dataclass
+class _Accepted:
+    """A request that passed every check, with what the writes need."""
+
+    index: int
+    request: SubmitRequest
+    quote: Quote
+    receiving: Institution
+    sender: Any
+    beneficiary: Any
+    total: Money
+    hold_reasons: list[str]
+    facts: dict[str, Any]
+
+
+def _statement_verdicts(
+    requests: list[SubmitRequest], indexes: list[int]
+) -> dict[int, DomainError | None]:
+    """Signature checks of the partner statements (one key query for the batch)."""
+    signed = [i for i in indexes if requests[i].signed is not None]
+    checks = statements_check(
+        [(requests[i].signed.statement, requests[i].signed.signature) for i in signed]  # type: ignore[union-attr]
+    )
+    return dict(zip(signed, checks, strict=True))
+
+
+def _submit_check(
+    r: SubmitRequest,
+    *,
+    quote: Quote | None,
+    quote_taken: bool,
+    records: dict[str, Any],
+    usage: dict[str, tuple[int, int]],
+    usd_rates: dict[str, Decimal | None],
+    screened: dict[str, Any],
+    verdict: DomainError | None,
+    in_flight: dict[tuple[int, str], int],
+    liquidity_reads: LiquidityReads,
+    now: Any,
+    index: int,
+) -> _Accepted:
+    """Every check of one submit, in the order a client sees refusals; raises DomainError."""
+    institution = r.sending_institution
+    if quote is None or quote.institution_id != institution.pk:
+        raise NotFound(f"no quote {r.quote_id}")
+    if quote_taken:
+        raise QuoteUsed("this quote was already used by another order")
+    if quote.expires_at <= now:
+        raise QuoteExpired(f"quote {r.quote_id} expired at {quote.expires_at.isoformat()}")
+    sender = records.get(r.sender_kyc_ref)
+    beneficiary = records.get(r.beneficiary_kyc_ref)
+    if sender is None or sender.owner_id != institution.pk or sender.role != "sender":
+        raise NotFound(f"no sender KYC record {r.sender_kyc_ref}")
+    if beneficiary is None or beneficiary.role != "beneficiary":
+        raise NotFound(f"no beneficiary KYC record {r.beneficiary_kyc_ref}")
     if sender.status != "verified":
         raise KycNotVerified(f"sender KYC status is {sender.status}")
-    _limits_check(sender_record=sender, quote=quote)
+    _limits_check(sender_record=sender, quote=quote, used=usage.get(r.sender_kyc_ref, (0, 0)))
     send = Money.from_minor(quote.send_minor, quote.send_currency)
     missing = kyc.travel_rule_missing(
-        originator_ref=sender_kyc_ref,
-        beneficiary_ref=beneficiary_kyc_ref,
+        originator_ref=r.sender_kyc_ref,
+        beneficiary_ref=r.beneficiary_kyc_ref,
         amount=send,
-        usd_rate=_usd_rate(send.currency),
+        usd_rate=usd_rates.get(send.currency),
+        records=records,
     )
     if missing:
         raise TravelRuleIncomplete(
             "travel-rule fields missing: " + ", ".join(missing), missing=missing
         )
-    screening = kyc.screening_check_parties(kyc_refs=[sender_kyc_ref, beneficiary_kyc_ref])
-    receiving = quote.corridor.pricing.receiving_institution
-
-    if customer is not None:
-        source = customer.wallet
-    else:
-        source = prefund_account(sending_institution, quote.send_currency)
+    screening_hold = screened[r.sender_kyc_ref].hold or screened[r.beneficiary_kyc_ref].hold
     total = Money.from_minor(quote.send_minor + quote.fee_minor, send.currency)
-    liquidity = liquidity_check(sending_institution=sending_institution, amount=total)
+    liquidity = liquidity_check(
+        sending_institution=institution,
+        amount=total,
+        in_flight_minor=in_flight.get((institution.pk, total.currency), 0),
+        reads=liquidity_reads,
+    )
     if not liquidity.allowed and not liquidity.hold:
         raise LiquidityExceeded(
-            f"{sending_institution.code} has {liquidity.used} outstanding of a {liquidity.cap} "
+            f"{institution.code} has {liquidity.used} outstanding of a {liquidity.cap} "
             "limit; settle or prefund first"
         )
     hold_reasons = []
-    if screening.hold:
+    if screening_hold:
         hold_reasons.append("screening")
     if not liquidity.allowed:
         hold_reasons.append("liquidity")  # held before funds move: nothing reserved yet
-
     facts = {
-        "order_id": str(order_id),
+        "order_id": str(r.order_id),
         "quote_id": quote.id,
-        "sender_kyc_ref": sender_kyc_ref,
-        "beneficiary_kyc_ref": beneficiary_kyc_ref,
+        "sender_kyc_ref": r.sender_kyc_ref,
+        "beneficiary_kyc_ref": r.beneficiary_kyc_ref,
         "send_amount": send.to_wire(),
         "fee": _money(quote.fee_minor, quote.send_currency),
         "receive_amount": _money(quote.receive_minor, quote.receive_currency),
         "rate": rate_str(quote.rate),
     }
-    if signed is not None:
-        ref = _signed_append(
-            signed,
-            institution=sending_institution,
+    if r.signed is not None:
+        _signed_check(
+            r.signed,
+            institution=institution,
             kind="order.submitted",
             expected=facts,
-            subject=str(order_id),
             required=("order_id", "quote_id", "sender_kyc_ref", "beneficiary_kyc_ref"),
         )
-    else:
-        body = {
-            **facts,
-            "corridor": quote.corridor.code,
-            "sending_institution": sending_institution.code,
-            "receiving_institution": receiving.code,
-            "payout_method": quote.payout_method,
-            "sender_commitment": sender.commitment,
-            "beneficiary_commitment": beneficiary.commitment,
-        }
-        ref = _issue(sending_institution, "order.submitted", body, str(order_id))
-
-    order = RemittanceOrder(
-        id=order_id,
+        if verdict is not None:
+            raise verdict
+    return _Accepted(
+        index=index,
+        request=r,
         quote=quote,
-        sending_institution=sending_institution,
-        receiving_institution=receiving,
-        customer=customer,
-        recipient=recipient,
-        sender_kyc_ref=sender_kyc_ref,
-        beneficiary_kyc_ref=beneficiary_kyc_ref,
-        payout_method=quote.payout_method,
-        send_currency=quote.send_currency,
-        send_minor=quote.send_minor,
-        fee_minor=quote.fee_minor,
-        receive_currency=quote.receive_currency,
-        receive_minor=quote.receive_minor,
-        rate=quote.rate,
-        status="",
-        source_account=source,
-        pending_transfer_id=None if "liquidity" in hold_reasons else _tid(order_id, "reserve"),
-        submitted_statement_ref=ref,
-        hold_reason=",".join(hold_reasons),
+        receiving=quote.corridor.pricing.receiving_institution,
+        sender=sender,
+        beneficiary=beneficiary,
+        total=total,
+        hold_reasons=hold_reasons,
+        facts=facts,
     )
-    target = S.HELD if hold_reasons else S.SUBMITTED
-    if target == S.SUBMITTED:
-        order.submitted_at = timezone.now()
-    # the status-change row may go first: the order's pk is chosen, FKs are checked at commit
-    _move(
-        order,
-        target,
-        actor=f"institution:{sending_institution.code}",
-        reason=order.hold_reason,
-        statement_ref=ref,
+
+
+def _submit_write(accepted: list[_Accepted]) -> list[RemittanceOrder]:
+    """The batch's writes, reservations last (the source and position accounts are the
+    hottest rows in the system: their locks are held only from there to commit). Raises
+    _Redo, after the caller's savepoint undoes everything, for requests the ledger or the
+    liquidity re-check refused."""
+    refs = _submit_statements(accepted)
+    wanted: dict[str, tuple[str, str, Institution | None]] = {}
+    for ok in accepted:
+        inst, cur = ok.request.sending_institution, ok.total.currency
+        wanted[f"position:{inst.code}:{cur}"] = (AccountKind.POSITION, cur, inst)
+        if ok.request.customer is None:
+            wanted[f"prefund:{inst.code}:{cur}"] = (AccountKind.FUNDING, cur, inst)
+    accounts = _accounts_by_code(wanted)
+    orders, changes, links, events, reservations = [], [], [], [], []
+    now = timezone.now()
+    for ok, ref in zip(accepted, refs, strict=True):
+        r, quote = ok.request, ok.quote
+        inst = r.sending_institution
+        if r.customer is not None:
+            source_id = r.customer.wallet_id
+        else:
+            source_id = accounts[f"prefund:{inst.code}:{ok.total.currency}"].pk
+        reserve = "liquidity" not in ok.hold_reasons
+        order = RemittanceOrder(
+            id=r.order_id,
+            quote=quote,
+            sending_institution=inst,
+            receiving_institution=ok.receiving,
+            customer=r.customer,
+            recipient=r.recipient,
+            sender_kyc_ref=r.sender_kyc_ref,
+            beneficiary_kyc_ref=r.beneficiary_kyc_ref,
+            payout_method=quote.payout_method,
+            send_currency=quote.send_currency,
+            send_minor=quote.send_minor,
+            fee_minor=quote.fee_minor,
+            receive_currency=quote.receive_currency,
+            receive_minor=quote.receive_minor,
+            rate=quote.rate,
+            status="",
+            source_account_id=source_id,
+            pending_transfer_id=_tid(r.order_id, "reserve") if reserve else None,
+            submitted_statement_ref=ref,
+            hold_reason=",".join(ok.hold_reasons),
+        )
+        target = S.HELD if ok.hold_reasons else S.SUBMITTED
+        if target == S.SUBMITTED:
+            order.submitted_at = now
+        changes.append(
+            _transition(
+                order,
+                target,
+                actor=f"institution:{inst.code}",
+                reason=order.hold_reason,
+                statement_ref=ref,
+            )
+        )
+        orders.append(order)
+        order_ref = str(r.order_id)
+        links.append((ok.sender, order_ref, [inst, ok.receiving]))
+        links.append((ok.beneficiary, order_ref, [inst, ok.receiving]))
+        if target == S.SUBMITTED:
+            events.append((ok.receiving, "order.submitted", webhook_data(order)))
+        if reserve:
+            reservations.append(
+                TransferSpec(
+                    id=order.pending_transfer_id,
+                    debit_account_id=source_id,
+                    credit_account_id=accounts[f"position:{inst.code}:{ok.total.currency}"].pk,
+                    amount=ok.total.minor,
+                    kind="pending",
+                    # no ledger timeout: order_expire owns the deadline (a ledger-side void
+                    # of a live order would let a later credit pay out unfunded money)
+                    code="order.reserve",
+                    reference=order_ref,
+                )
+            )
+    RemittanceOrder.objects.bulk_create(orders)  # a concurrent same id: IntegrityError
+    OrderStatusChange.objects.bulk_create(changes)
+    kyc.kyc_links_create(links=links)
+    webhook_events_publish(events)
+    _submit_reserve(accepted, reservations)
+    return orders
+
+
+def _submit_statements(accepted: list[_Accepted]) -> list[int]:
+    """The `order.submitted` statements: the partner's verbatim, else signed by the hub for
+    the hosted institution. Refs in the order of `accepted`."""
+    partner = [ok for ok in accepted if ok.request.signed is not None]
+    hosted = [ok for ok in accepted if ok.request.signed is None]
+    queued = statements_queue(
+        [
+            (ok.request.signed.statement, ok.request.signed.signature, str(ok.request.order_id))  # type: ignore[union-attr]
+            for ok in partner
+        ]
     )
-    try:
-        with transaction.atomic():
-            order.save(force_insert=True)
-    except IntegrityError:
-        raise QuoteUsed("an order with this id is being created by another request") from None
-    for kyc_ref in (sender_kyc_ref, beneficiary_kyc_ref):
-        kyc.kyc_link_parties(
-            kyc_ref=kyc_ref, order_ref=str(order_id), institutions=[sending_institution, receiving]
-        )
-    if target == S.SUBMITTED:
-        _publish(order, "order.submitted", receiving)
-    if "liquidity" not in hold_reasons:
-        # Last: the source and position accounts are the hottest rows in the system (every
-        # order of an institution touches them); their locks are held only from here to
-        # commit. Refused funds roll back everything above with it.
-        _reserve(
-            order_id=order_id, source=source, sending_institution=sending_institution, amount=total
-        )
-        liquidity_recheck(sending_institution=sending_institution, currency=total.currency)
-    return order
+    issued = statements_issue(
+        [
+            (
+                ok.request.sending_institution,
+                "order.submitted",
+                {
+                    **ok.facts,
+                    "corridor": ok.quote.corridor.code,
+                    "sending_institution": ok.request.sending_institution.code,
+                    "receiving_institution": ok.receiving.code,
+                    "payout_method": ok.quote.payout_method,
+                    "sender_commitment": ok.sender.commitment,
+                    "beneficiary_commitment": ok.beneficiary.commitment,
+                },
+                str(ok.request.order_id),
+            )
+            for ok in hosted
+        ]
+    )
+    ref_of = {id(ok): q.pk for ok, q in zip(partner, queued, strict=True)}
+    ref_of.update({id(ok): q.pk for ok, q in zip(hosted, issued, strict=True)})
+    return [ref_of[id(ok)] for ok in accepted]
+
+
+def _submit_reserve(accepted: list[_Accepted], reservations: list[TransferSpec]) -> None:
+    """One ledger call for the batch's reservations (each stands alone: a refusal refuses
+    only its order), then the liquidity re-check under the position locks that call took:
+    what it reads includes every concurrent order that got there first, so two orders that
+    each fit alone cannot together break a cap."""
+    if not reservations:
+        return
+    by_transfer = {_tid(ok.request.order_id, "reserve"): ok for ok in accepted}
+    refused: dict[int, DomainError] = {}
+    for result in transfers_create(transfers=reservations, subject=_batch_subject(accepted)):
+        if result.ok:
+            continue
+        ok = by_transfer[result.id]
+        if result.result == "exceeds_credits":
+            refused[ok.index] = InsufficientFunds(f"{ok.total} is more than the available balance")
+        else:
+            refused[ok.index] = TransferRefused(result)
+    if refused:
+        raise _Redo(refused)
+    checked: set[tuple[int, str]] = set()
+    for ok in accepted:
+        key = (ok.request.sending_institution.pk, ok.total.currency)
+        if key in checked or "liquidity" in ok.hold_reasons:
+            continue
+        checked.add(key)
+        try:
+            liquidity_recheck(
+                sending_institution=ok.request.sending_institution, currency=ok.total.currency
+            )
+        except LiquidityExceeded as exc:
+            # the batch's last order of this institution goes; the rest are tried again
+            last = [
+                a for a in accepted if (a.request.sending_institution.pk, a.total.currency) == key
+            ]
+            raise _Redo({last[-1].index: exc}) from None
+
+
+def _batch_subject(accepted: list[_Accepted]) -> str:
+    return str(accepted[0].request.order_id) if len(accepted) == 1 else "orders.submit"
 
 
 # --- the receiving institution's answers ----------------------------------------------------
@@ -752,6 +1160,32 @@ def _hold_clear(order: RemittanceOrder, why: str, *, actor: str, reason: str) ->
         _move(order, S.SUBMITTED, actor=actor, reason=reason, statement_ref=ref)
         order.submitted_at = timezone.now()  # the receiving bank's clock starts now
         _publish(order, "order.submitted", order.receiving_institution)
+
+
+def _reserve(
+    *, order_id: uuid.UUID, source: Account, sending_institution: Institution, amount: Money
+) -> None:
+    """The pending transfer of a held order released for liquidity (a submit reserves in
+    `_submit_reserve`). Its id derives from the order id: retried, it is found, not repeated."""
+    try:
+        transfers_create_or_raise(
+            transfers=[
+                TransferSpec(
+                    id=_tid(order_id, "reserve"),
+                    debit_account_id=source.pk,
+                    credit_account_id=position_account(sending_institution, amount.currency).pk,
+                    amount=amount.minor,
+                    kind="pending",
+                    code="order.reserve",  # no ledger timeout (see _submit_write)
+                    reference=str(order_id),
+                )
+            ],
+            subject=str(order_id),
+        )
+    except TransferRefused as exc:
+        if exc.code == "exceeds_credits":
+            raise InsufficientFunds(f"{amount} is more than the available balance") from None
+        raise
 
 
 def _liquidity_release(order: RemittanceOrder, *, actor: str) -> bool:

@@ -13,13 +13,20 @@ threshold; above it, it takes the limit row's lock (held to the end of the calle
 transaction), so near the cap submits of one institution are checked one after another and
 cannot overshoot together. Far below the cap, concurrent submits cannot reach it unless the
 orders in flight together exceed (100 − alert_percent)% of the cap.
+
+Policy: no limit is no credit. An external (not hosted) sending institution with no limit in a
+currency cannot send in it (`LiquidityNotConfigured`) while `LIQUIDITY_REQUIRE_LIMIT` is on (the
+default); the operator must configure a prefund or net debit cap first. Hosted institutions send
+from their customers' wallets, which cannot overdraw, so they need no limit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from config.errors import DomainError
@@ -38,13 +45,20 @@ class LiquidityExceeded(DomainError):
     code, status, title = "liquidity_exceeded", 422, "Liquidity limit reached"
 
 
+class LiquidityNotConfigured(DomainError):
+    """An external sending institution has no limit in the currency: refused, never held
+    (nothing will restore headroom until the operator configures a limit)."""
+
+    code, status, title = "liquidity_not_configured", 422, "No liquidity limit configured"
+
+
 @dataclass(frozen=True)
 class LiquidityDecision:
     allowed: bool  # go ahead now
     hold: bool  # not allowed: hold the order (else refuse it)
-    used: Money  # outstanding before this order
+    used: Money  # outstanding before this order, in-flight included (zero with limited=False)
     cap: Money  # cap or prefunded amount (zero with limited=False)
-    limited: bool = True  # False: no limit configured for the institution and currency
+    limited: bool = True  # False: no limit, and none required (hosted, or the policy is off)
 
 
 def liquidity_used_minor(*, institution: Institution, currency: str) -> int:
@@ -59,25 +73,96 @@ def liquidity_used_minor(*, institution: Institution, currency: str) -> int:
     return max(0, credits_pending + credits_posted - debits_pending - debits_posted)
 
 
+def liquidity_unconfigured_senders() -> list[Institution]:
+    """External sending institutions with no limit in their home currency: while
+    `LIQUIDITY_REQUIRE_LIMIT` is on they cannot send in it. For the operator's admin."""
+    configured = LiquidityLimit.objects.filter(
+        institution=OuterRef("pk"), currency=OuterRef("currency_id")
+    )
+    return list(
+        Institution.objects.filter(is_sending=True, hosted=False)
+        .exclude(Exists(configured))
+        .order_by("code")
+    )
+
+
 def _threshold_minor(limit: LiquidityLimit) -> int:
     return limit.amount_minor * limit.alert_percent // 100
 
 
-def liquidity_check(*, sending_institution: Institution, amount: Money) -> LiquidityDecision:
+class LiquidityReads:
+    """Reads shared by the checks of one batch of orders in one transaction: each
+    (institution, currency)'s limit and outstanding amount are read once (and re-read once
+    under the limit's lock near the threshold); the batch passes what it approved since as
+    `in_flight_minor`, so the answers are those of separate checks."""
+
+    def __init__(self) -> None:
+        self._limits: dict[tuple[int, str], LiquidityLimit | None] = {}
+        self._used: dict[tuple[int, str], int] = {}
+        self._locked: set[tuple[int, str]] = set()
+
+    def limit(self, institution: Institution, currency: str) -> LiquidityLimit | None:
+        key = (institution.pk, currency)
+        if key not in self._limits:
+            self._limits[key] = LiquidityLimit.objects.filter(
+                institution=institution, currency=currency
+            ).first()
+        return self._limits[key]
+
+    def used(self, institution: Institution, currency: str) -> int:
+        key = (institution.pk, currency)
+        if key not in self._used:
+            self._used[key] = liquidity_used_minor(institution=institution, currency=currency)
+        return self._used[key]
+
+    def lock(self, limit: LiquidityLimit, institution: Institution) -> LiquidityLimit:
+        """The limit row, locked, and what others committed meanwhile (once per key)."""
+        key = (institution.pk, limit.currency)
+        if key not in self._locked:
+            self._limits[key] = LiquidityLimit.objects.select_for_update(of=("self",)).get(
+                pk=limit.pk
+            )
+            self._used[key] = liquidity_used_minor(institution=institution, currency=limit.currency)
+            self._locked.add(key)
+        return self._limits[key]  # type: ignore[return-value]
+
+
+def liquidity_check(
+    *,
+    sending_institution: Institution,
+    amount: Money,
+    in_flight_minor: int = 0,
+    reads: LiquidityReads | None = None,
+) -> LiquidityDecision:
     """May `sending_institution` take on `amount` more (send + fee of a new order)? Call inside
     the submit transaction before funds move. Publishes the `liquidity.threshold` webhook (once
-    per crossing) and records alerts, atomically with the caller."""
+    per crossing) and records alerts, atomically with the caller.
+
+    `in_flight_minor` (minor units of `amount.currency`, ≥ 0): what earlier orders of the same
+    institution, approved in the caller's transaction, will add but have not reserved yet; it
+    counts as used. Raises `LiquidityNotConfigured` for an external institution with no limit
+    in the currency while `LIQUIDITY_REQUIRE_LIMIT` is on. `reads`: share the reads between
+    the checks of one batch (LiquidityReads)."""
+    if in_flight_minor < 0:
+        raise ValueError("in_flight_minor is not negative")
     currency = amount.currency
-    limit = LiquidityLimit.objects.filter(
-        institution=sending_institution, currency=currency
-    ).first()
-    if limit is None:  # no limit: nothing to measure against (used is not read)
+    reads = reads or LiquidityReads()
+    limit = reads.limit(sending_institution, currency)
+    if limit is None:
+        if settings.LIQUIDITY_REQUIRE_LIMIT and not sending_institution.hosted:
+            raise LiquidityNotConfigured(
+                f"{sending_institution.code} has no liquidity limit in {currency}; the operator "
+                "must set a prefund or net debit cap before it can send",
+                institution=sending_institution.code,
+                currency=currency,
+            )
+        # unlimited (hosted, or the policy is off): nothing to measure against, used not read
         return LiquidityDecision(True, False, Money.zero(currency), Money.zero(currency), False)
-    used = liquidity_used_minor(institution=sending_institution, currency=currency)
+    used = reads.used(sending_institution, currency) + in_flight_minor
     if used + amount.minor >= _threshold_minor(limit):
         # near the cap: one at a time, and read what others committed meanwhile
-        limit = LiquidityLimit.objects.select_for_update(of=("self",)).get(pk=limit.pk)
-        used = liquidity_used_minor(institution=sending_institution, currency=currency)
+        limit = reads.lock(limit, sending_institution)
+        used = reads.used(sending_institution, currency) + in_flight_minor
     after = used + amount.minor
     breach = after > limit.amount_minor
     if after >= _threshold_minor(limit):

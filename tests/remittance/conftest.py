@@ -1,4 +1,5 @@
-"""A priced MY→PK corridor with verified KYC parties, a funded partner and a hosted wallet."""
+"""A priced MY→PK corridor with verified KYC parties, a funded partner (with a generous liquidity
+limit) and a hosted wallet."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from institutions import services as inst
+from institutions.money import Money
 from kyc import services as kyc
 from ledger.models import AccountKind
 from ledger.services.log import ledger_integrate
@@ -20,6 +22,7 @@ from partner_sdk.wire import format_time, make_statement, sign_statement
 from remittance.models import CorridorPricing, Customer
 from remittance.services.orders import prefund_account
 from settlement.rates import fx_rate_record
+from settlement.services.liquidity import liquidity_limit_set
 from tests.kyc.conftest import BENEFICIARY, SENDER
 
 
@@ -97,6 +100,11 @@ def corridor(network) -> Corridor:
         owner=network.partner.institution, role="beneficiary", data=copy.deepcopy(BENEFICIARY)
     )
     fund(prefund_account(network.partner.institution, "MYR"), 10_000_000)
+    # an external sender needs a limit (LIQUIDITY_REQUIRE_LIMIT); this one is far above what any
+    # test sends, so it never alerts: tests about limits set their own
+    liquidity_limit_set(
+        institution=network.partner.institution, amount=Money.parse("10000000.00", "MYR")
+    )
     ledger_integrate()
     return Corridor(network=network, sender_ref=sender.kyc_ref, beneficiary_ref=beneficiary.kyc_ref)
 

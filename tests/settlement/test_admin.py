@@ -54,6 +54,10 @@ def test_window_pages_close_settle_and_export(ops, corridor):
 
 def test_liquidity_limit_admin_shows_usage(ops, corridor):
     partner = corridor.network.partner.institution
+    LiquidityLimit.objects.filter(institution=partner).delete()  # configure it from scratch
+    warned = ops.get("/admin/settlement/liquiditylimit/")
+    assert b"PARTNER-MY (MYR)" in warned.content and b"liquidity_not_configured" in warned.content
+    assert b"VALYOU-MY" not in warned.content  # hosted: needs no limit
     response = ops.post(
         "/admin/settlement/liquiditylimit/add/",
         {
@@ -69,7 +73,7 @@ def test_liquidity_limit_admin_shows_usage(ops, corridor):
     assert LiquidityLimit.objects.get(institution=partner).amount_minor == 150_000
     credited_order(corridor, "1300.00")
     page = ops.get("/admin/settlement/liquiditylimit/")
-    assert b"86%" in page.content
+    assert b"86%" in page.content and b"liquidity_not_configured" not in page.content
 
 
 def test_break_queue_evidence_assign_resolve_and_upload(ops, corridor):

@@ -1,5 +1,6 @@
-"""Demo network: the operator, a hosted sending institution, an external sending partner, an
-external receiving bank, the MY→PK corridor and demo logins. Safe to run again.
+"""Demo network: the operator, a hosted sending institution, an external sending partner (with
+its prefunding and liquidity limit), an external receiving bank, the MY→PK corridor and demo
+logins. Safe to run again.
 
 For each external institution writes var/demo/<CODE>.json — what a partner bank is handed at
 onboarding: {"institution", "hub_url", "api_key", "signing_key", "key_id", "webhook_secret"}.
@@ -87,6 +88,7 @@ class Command(BaseCommand):
         self._users()
         self._pricing_and_rates()
         self._partner_customers(demo_dir)
+        self._partner_liquidity()
         self._wallet_users()
         integrated = ledger_integrate()
         self.stdout.write(f"ledger: {integrated} statement(s) integrated")
@@ -182,6 +184,33 @@ class Command(BaseCommand):
         fund_account(prefund_account(partner, "MYR"), 1_000_000_000)
         path.write_text(json.dumps(refs, indent=2) + "\n")
         self.stdout.write(f"PARTNER-MY: 5 KYC'd customers ({path}), RM 10,000,000.00 prefunded")
+
+    def _partner_liquidity(self) -> None:
+        """PARTNER-MY's MYR limit (an external sender with none is refused): prefunded, at what
+        is left of its deposit. Prefunded, not a net debit cap, because PARTNER-MY pays in
+        advance; settlement consumes the limit as it consumes the deposit. A limit that exists
+        is the operator's and is kept, so a re-run changes nothing."""
+        from institutions.money import Money
+        from remittance.services.orders import prefund_account
+        from settlement.models import LiquidityLimit, LiquidityMode
+        from settlement.services.liquidity import liquidity_limit_set, liquidity_used_minor
+
+        partner = Institution.objects.get(code="PARTNER-MY")
+        if LiquidityLimit.objects.filter(institution=partner, currency="MYR").exists():
+            return
+        # headroom = limit − used must equal the deposit not yet spent (fresh: RM 10,000,000.00;
+        # a demo database from before limits were required: less what its orders took)
+        prefund = prefund_account(partner, "MYR")
+        unspent = prefund.credits_posted - prefund.debits_posted - prefund.debits_pending
+        used = liquidity_used_minor(institution=partner, currency="MYR")
+        limit = liquidity_limit_set(
+            institution=partner,
+            amount=Money.from_minor(max(0, unspent) + used, "MYR"),
+            mode=LiquidityMode.PREFUNDED,
+        )
+        self.stdout.write(
+            f"PARTNER-MY: prefunded liquidity limit {Money.from_minor(limit.amount_minor, 'MYR')}"
+        )
 
     def _wallet_users(self) -> None:
         from remittance.demo import wallet_user_create

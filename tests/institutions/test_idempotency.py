@@ -1,0 +1,101 @@
+"""Idempotency-Key claims (institutions/idempotency.py): a live claim answers 409
+`request_in_progress`; a stale one (its request died mid-flight) is taken over by exactly one
+retry."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+
+import pytest
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from institutions import idempotency
+from institutions.idempotency import STALE_AFTER, IdempotencyRecord, RequestInProgress
+from institutions.models import WebhookEndpoint
+
+PATH = "/api/v1/webhook-endpoints"
+BODY = {"url": "https://bank.example/hooks"}
+
+
+def request_hash(body: dict) -> str:
+    """What the idempotency layer hashes for `POST PATH` with this JSON body."""
+    material = f"POST\n{PATH}\n{json.dumps(body, sort_keys=True, separators=(',', ':'))}"
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def unfinished_claim(actor: str, key: str, *, age: timedelta) -> IdempotencyRecord:
+    """A claim whose request started `age` ago and never completed."""
+    record = IdempotencyRecord.objects.create(actor=actor, key=key, request_hash=request_hash(BODY))
+    IdempotencyRecord.objects.filter(pk=record.pk).update(created_at=timezone.now() - age)
+    record.refresh_from_db()
+    return record
+
+
+def post(member, key: str = "k1"):
+    return member.client().post(PATH, BODY, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+@pytest.mark.django_db
+def test_a_live_claim_answers_request_in_progress(network):
+    unfinished_claim(f"institution:{network.tmb.code}", "k1", age=timedelta(seconds=1))
+
+    response = post(network.tmb)
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "request_in_progress"
+    assert not WebhookEndpoint.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_retry_takes_over_a_stale_claim_and_completes_it(network):
+    stale = unfinished_claim(
+        f"institution:{network.tmb.code}", "k1", age=STALE_AFTER + timedelta(seconds=1)
+    )
+
+    response = post(network.tmb)
+
+    assert response.status_code == 201, response.content
+    assert WebhookEndpoint.objects.count() == 1
+    stale.refresh_from_db()
+    assert stale.completed_at is not None and stale.response_status == 201
+    replay = post(network.tmb)
+    assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.django_db
+def test_two_retries_taking_over_one_stale_claim_let_exactly_one_through(monkeypatch):
+    actor, key = "institution:TMB-PK", "k1"
+    stale = unfinished_claim(actor, key, age=STALE_AFTER + timedelta(seconds=1))
+    outcomes: list[str] = []
+
+    def retry() -> None:
+        try:
+            claimed = idempotency._claim(actor, key, stale.request_hash)
+        except RequestInProgress:
+            outcomes.append("in progress")
+        else:
+            assert isinstance(claimed, IdempotencyRecord)
+            outcomes.append("runs the view")
+
+    # The race, made deterministic: the first retry has read the stale row when the second
+    # runs its whole claim; only then does the first decide, on what it read.
+    real_first = QuerySet.first
+    raced: list[bool] = []
+
+    def first_then_the_other_retry(queryset: QuerySet):
+        row = real_first(queryset)
+        if queryset.model is IdempotencyRecord and not raced:
+            raced.append(True)
+            retry()
+        return row
+
+    monkeypatch.setattr(QuerySet, "first", first_then_the_other_retry)
+    retry()
+
+    assert raced, "the interleaving did not happen; the test would prove nothing"
+    assert sorted(outcomes) == ["in progress", "runs the view"]
+    taken = IdempotencyRecord.objects.get(pk=stale.pk)
+    assert taken.completed_at is None and taken.created_at > stale.created_at
