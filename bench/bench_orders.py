@@ -79,6 +79,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--paced-rate", type=float, default=20.0, help="orders/s in phase 4")
     parser.add_argument("--paced-seconds", type=float, default=10.0)
+    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
     parser.add_argument(
         "--customers",
         type=int,
@@ -131,7 +132,7 @@ def main() -> None:
                 "-k",
                 "gthread",
                 "--threads",
-                "8",
+                str(args.threads),
                 "--log-level",
                 "warning",
             ],

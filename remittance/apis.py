@@ -106,8 +106,10 @@ class OrderAcceptApi(_OrderStepApi):
     def post(self, request: Request, order_id: str) -> Response:
         pk = self._order_id(order_id)
         data = _valid(s.SignedIn, request.data)
-        order = order_services.order_accept(
-            institution=request.user, order_id=pk, signed=_signed(data)
+        order = order_services.order_answer_grouped(
+            order_services.AnswerRequest(
+                step="accept", institution=request.user, order_id=pk, signed=_signed(data)
+            )
         )
         return Response(s.order_out(order))
 
@@ -141,11 +143,14 @@ class OrderCreditApi(_OrderStepApi):
     def post(self, request: Request, order_id: str) -> Response:
         pk = self._order_id(order_id)
         data = _valid(s.CreditIn, request.data)
-        order = order_services.order_credit(
-            institution=request.user,
-            order_id=pk,
-            payout_reference=data["payout_reference"],
-            receive_amount=data["receive_amount"],
-            signed=_signed(data),
+        order = order_services.order_answer_grouped(
+            order_services.AnswerRequest(
+                step="credit",
+                institution=request.user,
+                order_id=pk,
+                signed=_signed(data),
+                payout_reference=data["payout_reference"],
+                receive_amount=data["receive_amount"],
+            )
         )
         return Response(s.order_out(order))

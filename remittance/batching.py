@@ -14,6 +14,7 @@ transient failure costs the others a retry, never a wrong answer.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
@@ -22,6 +23,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 _ALONE = object()
+logger = logging.getLogger(__name__)
 
 
 class _Slot(Generic[T]):
@@ -55,19 +57,24 @@ class GroupCommit(Generic[T, R]):
                     break
                 self._running = True
                 batch, self._queue = self._queue[: self._max], self._queue[self._max :]
+            results: list[object] = [_ALONE] * len(batch)
             try:
-                results: list[object] = list(self._batch([s.item for s in batch]))
-                if len(results) != len(batch):
-                    raise RuntimeError("the batch function returned a result count that differs")
+                answered = list(self._batch([s.item for s in batch]))
+                if len(answered) == len(batch):
+                    results = answered
             except Exception:
-                results = [_ALONE] * len(batch)
-            with self._cv:
-                for s, result in zip(batch, results, strict=True):
-                    s.result, s.done = result, True
-                self.batches += 1
-                self.items += len(batch)
-                self._running = False
-                self._cv.notify_all()
+                # each caller runs its own item alone (below) and gets its own answer
+                logger.warning("a batch of %d failed; each runs alone", len(batch), exc_info=True)
+            finally:
+                # also on BaseException (a worker's timeout, SystemExit): never leave the
+                # others waiting for a leader that is gone
+                with self._cv:
+                    for s, result in zip(batch, results, strict=True):
+                        s.result, s.done = result, True
+                    self.batches += 1
+                    self.items += len(batch)
+                    self._running = False
+                    self._cv.notify_all()
         if slot.result is _ALONE:
             return self._batch([item])[0]  # its exception, if any, is this caller's
         return slot.result  # type: ignore[return-value]

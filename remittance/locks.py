@@ -11,6 +11,12 @@ from remittance.models import RemittanceOrder
 
 def order_lock(*, order_id: uuid.UUID | str) -> RemittanceOrder:
     try:
-        return RemittanceOrder.objects.select_for_update(of=("self",)).get(pk=order_id)
+        # the parties and the quote ride along (webhooks, statements and the settlement
+        # window need them); only the order row is locked
+        return (
+            RemittanceOrder.objects.select_for_update(of=("self",))
+            .select_related("sending_institution", "receiving_institution", "quote")
+            .get(pk=order_id)
+        )
     except (RemittanceOrder.DoesNotExist, ValueError):
         raise OrderNotFound(f"no order {order_id}") from None

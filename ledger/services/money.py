@@ -37,7 +37,7 @@ from institutions.money import Money
 from ledger.locks import accounts_lock
 from ledger.models import Account, Transfer
 from ledger.models.money import AccountKind, TransferKind
-from ledger.services.log import statement_issue
+from ledger.services.log import statement_issue, statements_issue
 
 AMOUNT_MAX = 2**63 - 1  # BigIntegerField; balances must fit too
 BALANCE_FIELDS = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
@@ -328,7 +328,11 @@ class TransferRefused(DomainError):
 
 @transaction.atomic
 def transfers_create(
-    *, transfers: Sequence[TransferSpec], linked: bool = False, subject: str = ""
+    *,
+    transfers: Sequence[TransferSpec],
+    linked: bool = False,
+    subject: str = "",
+    statement_per_reference: bool = False,
 ) -> list[TransferResult]:
     """Apply a batch of transfers in order; one result per spec, in the same order.
 
@@ -342,19 +346,26 @@ def transfers_create(
     pk order; balances are checked in Python before anything is written (the CHECK
     constraints are the backstop); then one bulk INSERT of transfers, one UPDATE of accounts
     and one `ledger.transfers` statement (subject: `subject`, else the first reference or
-    id). Atomic, not durable: callers may run it inside their own transaction."""
+    id). `statement_per_reference`: one statement per distinct transfer reference instead,
+    each with the reference as its subject (a batch of many orders' money keeps one statement
+    per order on the log). Atomic, not durable: callers may run it inside their own
+    transaction."""
     if not transfers:
         return []
     specs = list(transfers)
     try:
         with transaction.atomic():
-            return _transfers_apply(specs, linked=linked, subject=subject, careful=False)
+            return _transfers_apply(
+                specs, linked=linked, subject=subject, careful=False, split=statement_per_reference
+            )
     except IntegrityError:
         # The optimistic read (before the lock) missed a transfer committed meanwhile: one of
         # these ids, or a resolution of one of these pending transfers. The unique keys
         # refused our INSERT and the savepoint undid everything; now read under the locks.
         with transaction.atomic():
-            return _transfers_apply(specs, linked=linked, subject=subject, careful=True)
+            return _transfers_apply(
+                specs, linked=linked, subject=subject, careful=True, split=statement_per_reference
+            )
 
 
 def transfer_create(*, transfer: TransferSpec, subject: str = "") -> TransferResult:
@@ -433,7 +444,7 @@ def _transfer_rows(ids: set[uuid.UUID], pending_ids: set[uuid.UUID]) -> Iterable
 
 
 def _transfers_apply(
-    specs: list[TransferSpec], *, linked: bool, subject: str, careful: bool
+    specs: list[TransferSpec], *, linked: bool, subject: str, careful: bool, split: bool = False
 ) -> list[TransferResult]:
     """Fast path (`careful=False`): read what the batch depends on, then lock. Transfers are
     immutable, so the read can only be stale by missing a row committed between read and
@@ -476,11 +487,24 @@ def _transfers_apply(
         # INSERT first: a unique-key collision (see above) fails before any balance moves.
         _transfers_insert(batch.created)
         _accounts_write([accounts[pk] for pk in sorted(batch.touched)])
-        statement_issue(
-            institution=_operator_code(),
-            kind=STATEMENT_TRANSFERS,
-            body={"transfers": [_transfer_wire(t, accounts) for t in batch.created]},
-            subject=subject or batch.created[0].reference or str(batch.created[0].pk),
+        if split:
+            by_reference: dict[str, list[Transfer]] = {}
+            for t in batch.created:
+                by_reference.setdefault(t.reference or str(t.pk), []).append(t)
+            groups = list(by_reference.items())
+        else:
+            first = batch.created[0]
+            groups = [(subject or first.reference or str(first.pk), batch.created)]
+        statements_issue(
+            [
+                (
+                    _operator_code(),
+                    STATEMENT_TRANSFERS,
+                    {"transfers": [_transfer_wire(t, accounts) for t in group]},
+                    group_subject,
+                )
+                for group_subject, group in groups
+            ]
         )
     return results
 

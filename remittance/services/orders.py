@@ -51,6 +51,7 @@ from remittance.errors import (
     InvalidTransition,
     KycNotVerified,
     LimitExceeded,
+    OrderNotFound,
     QuoteExpired,
     QuoteUsed,
     StatementMismatch,
@@ -392,7 +393,8 @@ class _NothingSubmitted(Exception):
 
 
 class _Redo(Exception):
-    """Undo the batch's writes and write again without these requests (index → error)."""
+    """Roll the batch's transaction back and run it again without these requests (index →
+    the error that refuses each)."""
 
     def __init__(self, refused: dict[int, DomainError]) -> None:
         self.refused = refused
@@ -411,38 +413,65 @@ def orders_submit(requests: Sequence[SubmitRequest]) -> list[SubmitResult]:
     submits, remittance/batching.py). Durable: nobody can wrap it and roll it back."""
     if not requests:
         return []
-    try:
-        return _orders_submit(list(requests))
-    except _NothingSubmitted as nothing:
-        return nothing.results
+    # An order id twice in one batch (a client's retry racing itself) splits the batch there:
+    # the repeat then runs after the first has committed or been refused, as it would alone.
+    seen: set[uuid.UUID] = set()
+    for n, request in enumerate(requests):
+        if request.order_id in seen:
+            return _orders_submit_retrying(list(requests[:n])) + orders_submit(requests[n:])
+        seen.add(request.order_id)
+    return _orders_submit_retrying(list(requests))
+
+
+def _orders_submit_retrying(requests: list[SubmitRequest]) -> list[SubmitResult]:
+    refused: dict[int, DomainError] = {}
+    collisions = 0
+    while True:
+        try:
+            results = _orders_submit(requests, refused)
+        except _NothingSubmitted as nothing:
+            results = nothing.results
+        except _Redo as redo:
+            # raised out of the transaction: everything was rolled back; run the batch again
+            # from the start without these requests, so the others are checked as if the
+            # refused ones had never been in it (limits, liquidity, quotes)
+            refused.update(redo.refused)
+            continue
+        except IntegrityError:
+            # another request committed one of these order ids after we looked: run again,
+            # and the stored order answers for it
+            collisions += 1
+            if collisions > 3:
+                raise
+            continue
+        break
+    return results  # type: ignore[return-value]
 
 
 @transaction.atomic(durable=True)
-def _orders_submit(requests: list[SubmitRequest]) -> list[SubmitResult]:
+def _orders_submit(
+    requests: list[SubmitRequest], refused: dict[int, DomainError]
+) -> list[SubmitResult | None]:
     n = len(requests)
-    results: list[SubmitResult | None] = [None] * n
+    results: list[SubmitResult | None] = [refused.get(i) for i in range(n)]
     todo: list[int] = []
     for i, r in enumerate(requests):
+        if i in refused:
+            continue
         if r.signed is None and not r.sending_institution.hosted:
             results[i] = InvalidSignature("send the order.submitted statement you signed")
         else:
             todo.append(i)
 
-    # A retried order id answers the stored order; a repeat within the batch waits for the
-    # first (resolved at the end).
+    # A retried order id answers the stored order (ids are unique within a batch).
     existing = RemittanceOrder.objects.in_bulk([requests[i].order_id for i in todo])
-    first_with_id: dict[uuid.UUID, int] = {}
-    repeats: list[tuple[int, int]] = []
     fresh: list[int] = []
     for i in todo:
         r = requests[i]
         stored = existing.get(r.order_id)
         if stored is not None:
             results[i] = stored if _same_order(stored, r) else QuoteUsed(_OTHER_ORDER)
-        elif r.order_id in first_with_id:
-            repeats.append((i, first_with_id[r.order_id]))
         else:
-            first_with_id[r.order_id] = i
             fresh.append(i)
 
     # Reads, in lock order: quotes → senders' KYC records → (liquidity limit) → accounts.
@@ -467,7 +496,10 @@ def _orders_submit(requests: list[SubmitRequest]) -> list[SubmitResult]:
     }
     usage = _limits_usage(set(senders))
     usd_rates = _usd_rates({q.send_currency for q in quotes.values()})
-    # screen every party of the requests that name a live quote and known records
+    # screen every party of the requests that name a live quote and known records; limits
+    # are judged on the records as they were before (as a lone submit does: a new hit holds
+    # the order for compliance, it does not turn the sender's limits to zero)
+    holds_before = {ref: record.screening_hold for ref, record in records.items()}
     screened = kyc.screening_check_records(
         records=[
             records[ref]
@@ -477,6 +509,8 @@ def _orders_submit(requests: list[SubmitRequest]) -> list[SubmitResult]:
             if ref in records
         ]
     )
+    for ref, record in records.items():
+        record.screening_hold = holds_before[ref]
     verdicts = _statement_verdicts(requests, fresh)
 
     now = timezone.now()
@@ -516,51 +550,13 @@ def _orders_submit(requests: list[SubmitRequest]) -> list[SubmitResult]:
         if "liquidity" not in ok.hold_reasons:
             in_flight[key] = in_flight.get(key, 0) + ok.total.minor
 
-    while accepted:
-        try:
-            with transaction.atomic():
-                orders = _submit_write(accepted)
-        except _Redo as redo:
-            refused = redo.refused
-        except IntegrityError:
-            # another request committed one of these order ids since we looked
-            taken = set(
-                RemittanceOrder.objects.filter(
-                    pk__in=[a.request.order_id for a in accepted]
-                ).values_list("pk", flat=True)
-            )
-            if not taken:
-                raise
-            refused = {
-                a.index: QuoteUsed("an order with this id is being created by another request")
-                for a in accepted
-                if a.request.order_id in taken
-            }
-        else:
-            for ok, order in zip(accepted, orders, strict=True):
-                results[ok.index] = order
-            break
-        for index, error in refused.items():
-            results[index] = error
-        accepted = [a for a in accepted if a.index not in refused]
-    for i, first in repeats:
-        a, b = requests[i], requests[first]
-        if (a.sending_institution.pk, a.quote_id, a.sender_kyc_ref, a.beneficiary_kyc_ref) == (
-            b.sending_institution.pk,
-            b.quote_id,
-            b.sender_kyc_ref,
-            b.beneficiary_kyc_ref,
-        ):
-            results[i] = results[first]  # the same request twice: the same answer
-        elif isinstance(results[first], RemittanceOrder):
-            results[i] = QuoteUsed(_OTHER_ORDER)
-        else:
-            results[i] = QuoteUsed("an order with this id is being created by another request")
-    final = [r for r in results if r is not None]
-    assert len(final) == n
+    if accepted:
+        orders = _submit_write(accepted)  # raises _Redo / IntegrityError: see orders_submit
+        for ok, order in zip(accepted, orders, strict=True):
+            results[ok.index] = order
     if not accepted:
-        raise _NothingSubmitted(final)
-    return final
+        raise _NothingSubmitted(results)  # type: ignore[arg-type]
+    return results
 
 
 _OTHER_ORDER = "this order id already names a different order"
@@ -826,7 +822,7 @@ def _submit_reserve(accepted: list[_Accepted], reservations: list[TransferSpec])
         return
     by_transfer = {_tid(ok.request.order_id, "reserve"): ok for ok in accepted}
     refused: dict[int, DomainError] = {}
-    for result in transfers_create(transfers=reservations, subject=_batch_subject(accepted)):
+    for result in transfers_create(transfers=reservations, statement_per_reference=True):
         if result.ok:
             continue
         ok = by_transfer[result.id]
@@ -849,34 +845,330 @@ def _submit_reserve(accepted: list[_Accepted], reservations: list[TransferSpec])
         except LiquidityExceeded as exc:
             # the batch's last order of this institution goes; the rest are tried again
             last = [
-                a for a in accepted if (a.request.sending_institution.pk, a.total.currency) == key
+                a
+                for a in accepted
+                if (a.request.sending_institution.pk, a.total.currency) == key
+                and "liquidity" not in a.hold_reasons
             ]
             raise _Redo({last[-1].index: exc}) from None
-
-
-def _batch_subject(accepted: list[_Accepted]) -> str:
-    return str(accepted[0].request.order_id) if len(accepted) == 1 else "orders.submit"
 
 
 # --- the receiving institution's answers ----------------------------------------------------
 
 
-@transaction.atomic(durable=True)
+@dataclass(frozen=True)
+class AnswerRequest:
+    """A receiving institution's accept (`step="accept"`) or credit (`step="credit"`, with
+    its payout reference and the receive amount it paid)."""
+
+    step: str
+    institution: Institution
+    order_id: uuid.UUID
+    signed: SignedStatement | None
+    payout_reference: str = ""
+    receive_amount: Money | None = None
+
+
 def order_accept(
     *, institution: Institution, order_id: uuid.UUID, signed: SignedStatement | None
 ) -> RemittanceOrder:
-    order = order_lock(order_id=order_id)
+    """The receiving institution takes the order on (a batch of one: see `orders_answer`)."""
+    return _one_answer(
+        AnswerRequest(step="accept", institution=institution, order_id=order_id, signed=signed)
+    )
+
+
+def order_credit(
+    *,
+    institution: Institution,
+    order_id: uuid.UUID,
+    payout_reference: str,
+    receive_amount: Money,
+    signed: SignedStatement | None,
+) -> RemittanceOrder:
+    """The receiving institution has paid the beneficiary. Posts the reservation (wallet →
+    sending institution's position), books the fee, and grows the receiving institution's
+    position in the payout currency — all or nothing (a batch of one: see `orders_answer`)."""
+    return _one_answer(
+        AnswerRequest(
+            step="credit",
+            institution=institution,
+            order_id=order_id,
+            signed=signed,
+            payout_reference=payout_reference,
+            receive_amount=receive_amount,
+        )
+    )
+
+
+def _one_answer(request: AnswerRequest) -> RemittanceOrder:
+    result = orders_answer([request])[0]
+    if isinstance(result, DomainError):
+        raise result
+    return result
+
+
+def order_answer_grouped(request: AnswerRequest) -> RemittanceOrder:
+    """`order_accept` / `order_credit` for request handlers: concurrent answers of this process
+    share one `orders_answer` batch (group commit). Same answers, same errors."""
+    result = _answer_group.submit(request)
+    if isinstance(result, DomainError):
+        raise result
+    return result
+
+
+def orders_answer(requests: Sequence[AnswerRequest]) -> list[SubmitResult]:
+    """Accepts and credits of many orders in one transaction: one result per request, in
+    order — the order, or the DomainError refusing that request alone. Each request sees the
+    effect of the ones before it (a repeated accept in the same batch is a 409, as it would be
+    one after the other).
+
+    The orders are locked in one query (pk order); statements, status rows, order updates
+    and webhooks are written in one query each; all credits' money moves in one ledger call
+    (post the reservation, book the fee, pay out), last. If the ledger refuses a credit's
+    leg, the whole transaction rolls back and the batch runs again without that request,
+    which gets the ledger's refusal."""
+    if not requests:
+        return []
+    refused: dict[int, DomainError] = {}
+    while True:
+        try:
+            return _orders_answer(list(requests), refused)
+        except _NothingSubmitted as nothing:
+            return nothing.results
+        except _Redo as redo:  # raised out of the transaction: everything was rolled back
+            refused.update(redo.refused)
+
+
+@dataclass
+class _Answered:
+    index: int
+    request: AnswerRequest
+    order: RemittanceOrder
+    kind: str
+    facts: dict[str, Any]
+    from_status: str
+
+
+@transaction.atomic(durable=True)
+def _orders_answer(
+    requests: list[AnswerRequest], refused: dict[int, DomainError]
+) -> list[SubmitResult]:
+    results: list[SubmitResult | None] = [refused.get(i) for i in range(len(requests))]
+    live = [i for i in range(len(requests)) if i not in refused]
+    orders = {
+        o.pk: o
+        for o in RemittanceOrder.objects.select_for_update(of=("self",))
+        .select_related("sending_institution", "receiving_institution", "quote")
+        .filter(pk__in={requests[i].order_id for i in live})
+        .order_by("pk")
+    }
+    signed = [i for i in live if requests[i].signed is not None]
+    verdicts = dict(
+        zip(
+            signed,
+            statements_check(
+                [(requests[i].signed.statement, requests[i].signed.signature) for i in signed]  # type: ignore[union-attr]
+            ),
+            strict=True,
+        )
+    )
+    answered: list[_Answered] = []
+    for i in live:
+        r = requests[i]
+        order = orders.get(r.order_id)
+        try:
+            if order is None:
+                raise OrderNotFound(f"no order {r.order_id}")
+            answered.append(_answer_check(i, r, order, verdicts.get(i)))
+        except DomainError as exc:
+            results[i] = exc
+    if answered:
+        _answers_write(answered)
+    for a in answered:
+        results[a.index] = a.order
+    final = [r for r in results if r is not None]
+    if not answered:
+        raise _NothingSubmitted(final)
+    return final
+
+
+def _answer_check(
+    index: int, r: AnswerRequest, order: RemittanceOrder, verdict: DomainError | None
+) -> _Answered:
+    """Every check of one answer against the order as the requests before it in the batch
+    left it. Moves the order's status in memory (a later request sees it); raises
+    DomainError, changing nothing, when refused."""
+    institution = r.institution
     _refuse_unless_party(order, institution, receiving=True)
-    if order.status == S.ACCEPTED:
-        raise InvalidTransition("order is already accepted; nothing changed")
-    if S.ACCEPTED not in TRANSITIONS[order.status]:
-        raise InvalidTransition(f"order is {order.status}; it can no longer be accepted")
-    ref = _answer(order, institution, signed, "order.accepted", {"order_id": str(order.id)})
-    _move(order, S.ACCEPTED, actor=f"institution:{institution.code}", statement_ref=ref)
-    order.accepted_at = timezone.now()
-    order.save(update_fields=["status", "accepted_at", "updated_at"])
-    _publish(order, "order.accepted", order.sending_institution)
-    return order
+    if r.step == "accept":
+        if order.status == S.ACCEPTED:
+            raise InvalidTransition("order is already accepted; nothing changed")
+        if S.ACCEPTED not in TRANSITIONS[order.status]:
+            raise InvalidTransition(f"order is {order.status}; it can no longer be accepted")
+        kind, facts, to = "order.accepted", {"order_id": str(order.id)}, S.ACCEPTED
+    elif r.step == "credit":
+        if order.status in (S.CREDITED, S.SETTLED):
+            raise InvalidTransition(f"order is already {order.status}; nothing changed")
+        if order.status != S.ACCEPTED:
+            raise InvalidTransition(f"order is {order.status}; only an accepted order is credited")
+        expected = Money.from_minor(order.receive_minor, order.receive_currency)
+        if r.receive_amount != expected:
+            raise StatementMismatch(f"receive amount must be {expected}")
+        if not r.payout_reference or len(r.payout_reference) > 64:
+            raise DomainError("payout_reference is required (at most 64 characters)")
+        kind, to = "order.credited", S.CREDITED
+        facts = {
+            "order_id": str(order.id),
+            "payout_reference": r.payout_reference,
+            "receive_amount": expected.to_wire(),
+        }
+    else:
+        raise ValueError(f"unknown answer step {r.step}")
+    if r.signed is not None:
+        # every fact of an answer is signed
+        _signed_check(
+            r.signed, institution=institution, kind=kind, expected=facts, required=tuple(facts)
+        )
+        if verdict is not None:
+            raise verdict
+    elif not institution.hosted:
+        raise InvalidSignature(f"send the {kind} statement you signed")
+    answered = _Answered(
+        index=index, request=r, order=order, kind=kind, facts=facts, from_status=order.status
+    )
+    order.status = to
+    now = timezone.now()
+    if to == S.ACCEPTED:
+        order.accepted_at = now
+    else:
+        order.payout_reference = r.payout_reference
+        order.credited_at = now
+    order.updated_at = now
+    return answered
+
+
+def _answers_write(answered: list[_Answered]) -> None:
+    """The batch's writes; the credits' money last (account locks held only to commit)."""
+    partner = [a for a in answered if a.request.signed is not None]
+    hosted = [a for a in answered if a.request.signed is None]
+    queued = statements_queue(
+        [
+            (a.request.signed.statement, a.request.signed.signature, str(a.order.id))  # type: ignore[union-attr]
+            for a in partner
+        ]
+    )
+    issued = statements_issue(
+        [(a.request.institution, a.kind, a.facts, str(a.order.id)) for a in hosted]
+    )
+    ref_of = {id(a): q.pk for a, q in zip(partner, queued, strict=True)}
+    ref_of.update({id(a): q.pk for a, q in zip(hosted, issued, strict=True)})
+    OrderStatusChange.objects.bulk_create(
+        [
+            OrderStatusChange(
+                order=a.order,
+                from_status=a.from_status,
+                to_status=S.ACCEPTED if a.kind == "order.accepted" else S.CREDITED,
+                actor=f"institution:{a.request.institution.code}",
+                statement_ref=ref_of[id(a)],
+            )
+            for a in answered
+        ]
+    )
+    # one UPDATE per distinct order (a batch may accept and credit the same one)
+    RemittanceOrder.objects.bulk_update(
+        list({a.order.pk: a.order for a in answered}.values()),
+        ["status", "accepted_at", "payout_reference", "credited_at", "updated_at"],
+    )
+    webhook_events_publish(
+        [
+            (
+                a.order.sending_institution,
+                a.kind,
+                {**webhook_data(a.order), "status": _status_after(a)},
+            )
+            for a in answered
+        ]
+    )
+    credits = [a for a in answered if a.kind == "order.credited"]
+    for a in credits:
+        _on_credited(a.order)
+    if credits:
+        _credits_move(credits)
+
+
+def _status_after(a: _Answered) -> str:
+    return S.ACCEPTED if a.kind == "order.accepted" else S.CREDITED
+
+
+def _credits_move(credits: list[_Answered]) -> None:
+    """One ledger call for every credit of the batch: post the reservation (wallet → the
+    sending institution's position), book the fee, pay out (FX position → the receiving
+    institution's position). Any refused leg: _Redo without that credit."""
+    wanted: dict[str, tuple[str, str, Institution | None]] = {}
+    for a in credits:
+        order, sending = a.order, a.order.sending_institution
+        send_cur, receive_cur = order.send_currency, order.receive_currency
+        wanted[f"position:{sending.code}:{send_cur}"] = (AccountKind.POSITION, send_cur, sending)
+        wanted[f"fee_income:{sending.code}:{send_cur}"] = (
+            AccountKind.FEE_INCOME,
+            send_cur,
+            sending,
+        )
+        wanted[f"fx_position:{receive_cur}"] = (AccountKind.FX_POSITION, receive_cur, None)
+        wanted[f"position:{a.request.institution.code}:{receive_cur}"] = (
+            AccountKind.POSITION,
+            receive_cur,
+            a.request.institution,
+        )
+    accounts = _accounts_by_code(wanted)
+    legs: list[TransferSpec] = []
+    owner: dict[uuid.UUID, _Answered] = {}
+    for a in credits:
+        order, sending = a.order, a.order.sending_institution
+        ref = str(order.id)
+        order_legs = [
+            TransferSpec.post(
+                id=_tid(order.id, "post"),
+                pending_id=order.pending_transfer_id,
+                code="order.post",
+                reference=ref,
+            )
+        ]
+        if order.fee_minor:
+            order_legs.append(
+                TransferSpec(
+                    id=_tid(order.id, "fee"),
+                    debit_account_id=accounts[f"position:{sending.code}:{order.send_currency}"].pk,
+                    credit_account_id=accounts[
+                        f"fee_income:{sending.code}:{order.send_currency}"
+                    ].pk,
+                    amount=order.fee_minor,
+                    code="order.fee",
+                    reference=ref,
+                )
+            )
+        order_legs.append(
+            TransferSpec(
+                id=_tid(order.id, "payout"),
+                debit_account_id=accounts[f"fx_position:{order.receive_currency}"].pk,
+                credit_account_id=accounts[
+                    f"position:{a.request.institution.code}:{order.receive_currency}"
+                ].pk,
+                amount=order.receive_minor,
+                code="order.payout",
+                reference=ref,
+            )
+        )
+        for leg in order_legs:
+            owner[leg.id] = a
+        legs.extend(order_legs)
+    refused: dict[int, DomainError] = {}
+    for result in transfers_create(transfers=legs, statement_per_reference=True):
+        if not result.ok:
+            refused.setdefault(owner[result.id].index, TransferRefused(result))
+    if refused:
+        raise _Redo(refused)
 
 
 @transaction.atomic(durable=True)
@@ -914,90 +1206,6 @@ def order_reject(
     order.save(update_fields=["status", "reason_code", "updated_at"])
     _publish(order, "order.rejected", order.sending_institution)
     _publish(order, "order.refunded", order.sending_institution)
-    return order
-
-
-@transaction.atomic(durable=True)
-def order_credit(
-    *,
-    institution: Institution,
-    order_id: uuid.UUID,
-    payout_reference: str,
-    receive_amount: Money,
-    signed: SignedStatement | None,
-) -> RemittanceOrder:
-    """The receiving institution has paid the beneficiary. Posts the reservation (wallet →
-    sending institution's position), books the fee, and grows the receiving institution's
-    position in the payout currency — all linked: all or nothing."""
-    order = order_lock(order_id=order_id)
-    _refuse_unless_party(order, institution, receiving=True)
-    if order.status in (S.CREDITED, S.SETTLED):
-        raise InvalidTransition(f"order is already {order.status}; nothing changed")
-    if order.status != S.ACCEPTED:
-        raise InvalidTransition(f"order is {order.status}; only an accepted order is credited")
-    expected = Money.from_minor(order.receive_minor, order.receive_currency)
-    if receive_amount != expected:
-        raise StatementMismatch(f"receive amount must be {expected}")
-    if not payout_reference or len(payout_reference) > 64:
-        raise DomainError("payout_reference is required (at most 64 characters)")
-    ref = _answer(
-        order,
-        institution,
-        signed,
-        "order.credited",
-        {
-            "order_id": str(order.id),
-            "payout_reference": payout_reference,
-            "receive_amount": expected.to_wire(),
-        },
-    )
-    sending = order.sending_institution
-    legs = [
-        TransferSpec.post(
-            id=_tid(order.id, "post"),
-            pending_id=order.pending_transfer_id,
-            code="order.post",
-            reference=str(order.id),
-        )
-    ]
-    if order.fee_minor:
-        legs.append(
-            TransferSpec(
-                id=_tid(order.id, "fee"),
-                debit_account_id=position_account(sending, order.send_currency).pk,
-                credit_account_id=_account(
-                    f"fee_income:{sending.code}:{order.send_currency}",
-                    AccountKind.FEE_INCOME,
-                    order.send_currency,
-                    sending,
-                ).pk,
-                amount=order.fee_minor,
-                code="order.fee",
-                reference=str(order.id),
-            )
-        )
-    legs.append(
-        TransferSpec(
-            id=_tid(order.id, "payout"),
-            debit_account_id=_account(
-                f"fx_position:{order.receive_currency}",
-                AccountKind.FX_POSITION,
-                order.receive_currency,
-            ).pk,
-            credit_account_id=position_account(institution, order.receive_currency).pk,
-            amount=order.receive_minor,
-            code="order.payout",
-            reference=str(order.id),
-        )
-    )
-    _move(order, S.CREDITED, actor=f"institution:{institution.code}", statement_ref=ref)
-    order.payout_reference = payout_reference
-    order.credited_at = timezone.now()
-    order.save(update_fields=["status", "payout_reference", "credited_at", "updated_at"])
-    _publish(order, "order.credited", sending)
-    _on_credited(order)
-    # Last, for the same reason as in order_submit: account locks held only until commit.
-    transfers_create_or_raise(transfers=legs, subject=str(order.id))
     return order
 
 
@@ -1272,3 +1480,6 @@ def orders_mark_settled(*, order_ids: list) -> int:
         status=S.SETTLED, updated_at=timezone.now()
     )
     return len(orders)
+
+
+_answer_group: GroupCommit[AnswerRequest, SubmitResult] = GroupCommit(orders_answer, max_batch=64)
