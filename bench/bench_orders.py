@@ -79,7 +79,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--paced-rate", type=float, default=20.0, help="orders/s in phase 4")
     parser.add_argument("--paced-seconds", type=float, default=10.0)
-    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
+    parser.add_argument("--workers", type=int, default=1, help="the hub's gunicorn workers")
+    parser.add_argument("--threads", type=int, default=32, help="gunicorn threads per worker")
     parser.add_argument(
         "--customers",
         type=int,
@@ -128,7 +129,7 @@ def main() -> None:
                 "-b",
                 f"127.0.0.1:{HUB_PORT}",
                 "-w",
-                "2",
+                str(args.workers),
                 "-k",
                 "gthread",
                 "--threads",
@@ -230,6 +231,49 @@ def _customers(count: int) -> None:
     print(f"  {len(refs)} KYC'd senders of PARTNER-MY")
 
 
+def _cpu() -> dict[str, float]:
+    """CPU seconds used so far by each part of the stack (Linux /proc), to show where the two
+    cores go in a phase: the hub's gunicorn, the Celery worker, the simulator, PostgreSQL, the
+    load generator (this process)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parts: dict[str, float] = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError):
+            continue
+        if f":{HUB_PORT}" in cmdline:
+            part = "hub (gunicorn)"
+        elif f":{FLOOR_PORT}" in cmdline:
+            part = "floor (gunicorn)"
+        elif "celery" in cmdline:
+            part = "celery worker"
+        elif "partner_sdk.simulator" in cmdline:
+            part = "simulator"
+        elif int(pid) == os.getpid():
+            part = "load generator"
+        elif "postgres" in cmdline:
+            part = "postgresql"
+        else:
+            continue
+        parts[part] = parts.get(part, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return parts
+
+
+def _cpu_report(before: dict[str, float], elapsed: float) -> dict[str, float]:
+    """Cores used per part between `before` and now (CPU seconds / wall seconds)."""
+    after = _cpu()
+    used = {k: (after.get(k, 0.0) - before.get(k, 0.0)) / elapsed for k in after}
+    print(
+        "    cores used: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in sorted(used.items(), key=lambda kv: -kv[1]))
+    )
+    return used
+
+
 def _keks() -> str:
     import base64
     import secrets
@@ -286,10 +330,13 @@ def _measure(args: argparse.Namespace) -> dict:
             with lock:
                 latencies.append((time.perf_counter() - t0) * 1000)
 
+    cpu_before = _cpu()
     elapsed = _run_threads(args.concurrency, submit, loaded)
+    cpu_submit = _cpu_report(cpu_before, elapsed)
     p50, p99 = percentiles(latencies)
     rate = len(latencies) / elapsed
     results.update(orders_per_s=rate, submit_p50_ms=p50, submit_p99_ms=p99, errors=len(errors))
+    results["submit_cores"] = cpu_submit
     print(
         f"  submit through the API, {args.concurrency} clients: {len(latencies)} orders in "
         f"{elapsed:.1f} s = {rate:,.0f} orders/s; latency p50 {p50:.0f} ms, p99 {p99:.0f} ms; "
@@ -299,11 +346,16 @@ def _measure(args: argparse.Namespace) -> dict:
     # 3. wait for the simulator to credit them all
     ids = [oid for oid, _ in loaded]
     deadline = time.monotonic() + 300
+    cpu_before, drain_start = _cpu(), time.monotonic()
     while time.monotonic() < deadline:
         done = RemittanceOrder.objects.filter(pk__in=ids, status="credited").count()
         if done >= len(latencies):
             break
         time.sleep(0.5)
+    drained = time.monotonic() - drain_start
+    print(f"  after the burst, {drained:.1f} s until every order was credited")
+    results["drain_s"] = drained
+    results["drain_cores"] = _cpu_report(cpu_before, max(drained, 0.001))
     e2e = _e2e(ids)
     if e2e:
         p50, p99 = percentiles(e2e)

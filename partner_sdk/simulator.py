@@ -161,7 +161,7 @@ class Book:
             return {
                 "institution": self.institution,
                 "wallets": {k: str(v) for k, v in sorted(self.wallets.items())},
-                "credits": json.loads(json.dumps(self.credits)),
+                "credits": {k: dict(v) for k, v in self.credits.items()},  # entries are flat
                 "rejected": dict(self.rejected),
             }
 
@@ -173,7 +173,8 @@ class Book:
         data = self.snapshot()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        # compact: the book is rewritten whole, twice a second while orders flow
+        tmp.write_text(json.dumps(data, separators=(",", ":")) + "\n")
         os.replace(tmp, self.path)
 
 

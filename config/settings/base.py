@@ -281,3 +281,9 @@ CELERY_BEAT_SCHEDULE["settlement-reconciliation-sweep"] = {
     "task": "settlement.tasks.reconciliation_sweep",
     "schedule": timedelta(seconds=30),
 }
+
+# Celery's Django fixup closes the database connection before and after every task unless
+# this is set (a reconnect per task costs more than most of our tasks). Connections are kept
+# instead and closed by Django's own rules (CONN_MAX_AGE, errors) around each task: see
+# config/celery.py.
+CELERY_DB_REUSE_MAX = 1_000_000

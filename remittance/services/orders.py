@@ -11,6 +11,7 @@ Money moves only through ledger.services.money, with transfer ids derived from t
 from __future__ import annotations
 
 import base64
+import copy
 import logging
 import uuid
 from collections.abc import Sequence
@@ -948,6 +949,7 @@ class _Answered:
     kind: str
     facts: dict[str, Any]
     from_status: str
+    answer: RemittanceOrder | None = None  # the order as this request left it
 
 
 @transaction.atomic(durable=True)
@@ -986,7 +988,7 @@ def _orders_answer(
     if answered:
         _answers_write(answered)
     for a in answered:
-        results[a.index] = a.order
+        results[a.index] = a.answer
     final = [r for r in results if r is not None]
     if not answered:
         raise _NothingSubmitted(final)
@@ -1045,6 +1047,9 @@ def _answer_check(
         order.payout_reference = r.payout_reference
         order.credited_at = now
     order.updated_at = now
+    # a later request of the batch may move the same order on: this one answers with the
+    # order as it left it
+    answered.answer = copy.copy(order)
     return answered
 
 
