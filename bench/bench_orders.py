@@ -7,8 +7,16 @@ loopback. Prints figures and the machine; not a test.
 Phases: (1) quotes are created up front; (2) the load generator submits orders through the
 partner API (PARTNER-MY, signed statements) and times each POST; (3) the simulator (TMB-PK)
 accepts and credits every order over HTTP; end-to-end = credited_at − created_at from the
-database; (4) a paced run at a modest rate for unloaded end-to-end latency; (5) the bare
-DRF-insert floor with the same concurrency, so the ratio shows.
+database; (4) a paced run at a modest rate for unloaded end-to-end latency; (4b) the submit
+path alone: the receiving bank's webhook endpoint switched off, so the same burst competes only
+with the log integrator; (5) the bare DRF-insert floor with the same concurrency, so the ratio
+shows. Each burst prints the cores each part of the stack used (hub, Celery worker, simulator,
+PostgreSQL, load generator), from /proc.
+
+The hub runs 2 gunicorn workers × 32 threads by default (concurrent submits and answers of one
+process share a group commit, so threads are what feed a batch); 64 clients by default, as a
+partner bank's integration would post in parallel; 2,000 KYC'd senders so that one sender's
+orders (which are serialised by design, for its limits) are as rare in a burst as in life.
 """
 
 from __future__ import annotations
@@ -76,15 +84,21 @@ def _run_threads(n: int, target, items: list) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--paced-rate", type=float, default=20.0, help="orders/s in phase 4")
     parser.add_argument("--paced-seconds", type=float, default=10.0)
-    parser.add_argument("--workers", type=int, default=1, help="the hub's gunicorn workers")
+    parser.add_argument(
+        "--alone-orders",
+        type=int,
+        default=2000,
+        help="orders for the submit-path-alone phase (receiving bank's webhooks off)",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="the hub's gunicorn workers")
     parser.add_argument("--threads", type=int, default=32, help="gunicorn threads per worker")
     parser.add_argument(
         "--customers",
         type=int,
-        default=200,
+        default=2000,
         help="KYC'd senders of PARTNER-MY the load spreads over (one sender's submits "
         "are serialised by design, as its limits must be)",
     )
@@ -307,11 +321,14 @@ def _measure(args: argparse.Namespace) -> dict:
             with lock:
                 quotes.append((str(uuid.uuid4()), q))
 
-    total = args.orders + int(args.paced_rate * args.paced_seconds)
+    paced_count = int(args.paced_rate * args.paced_seconds)
+    total = args.orders + paced_count + args.alone_orders
     elapsed = _run_threads(args.concurrency, make_quotes, list(range(total)))
     print(f"  quotes: {total} in {elapsed:.1f} s = {total / elapsed:,.0f}/s")
     results["quotes_per_s"] = total / elapsed
-    loaded, paced = quotes[: args.orders], quotes[args.orders :]
+    loaded = quotes[: args.orders]
+    paced = quotes[args.orders : args.orders + paced_count]
+    alone = quotes[args.orders + paced_count :]
 
     # 2. submit under load
     latencies: list[float] = []
@@ -387,6 +404,34 @@ def _measure(args: argparse.Namespace) -> dict:
         print(
             f"  order → credited at {args.paced_rate:.0f} orders/s: {len(e2e)}/{len(pids)} "
             f"credited; p50 {p50:.0f} ms, p99 {p99:.0f} ms"
+        )
+
+    # 4b. the submit path alone: the receiving bank's webhook endpoint is disabled, so no
+    # webhook is sent and nobody answers; submits compete only with the log integrator
+    if alone:
+        from institutions.models import WebhookEndpoint
+
+        WebhookEndpoint.objects.filter(institution__code="TMB-PK").update(enabled=False)
+        latencies.clear()
+        errors.clear()
+        cpu_before = _cpu()
+        elapsed = _run_threads(args.concurrency, submit, alone)
+        alone_cores = _cpu_report(cpu_before, elapsed)
+        WebhookEndpoint.objects.filter(institution__code="TMB-PK").update(enabled=True)
+        p50, p99 = percentiles(latencies)
+        rate = len(latencies) / elapsed
+        results.update(
+            alone_orders_per_s=rate,
+            alone_p50_ms=p50,
+            alone_p99_ms=p99,
+            alone_errors=len(errors),
+            alone_cores=alone_cores,
+        )
+        print(
+            f"  submit alone (no webhooks, nobody answering), {args.concurrency} clients: "
+            f"{len(latencies)} orders in {elapsed:.1f} s = {rate:,.0f} orders/s; latency p50 "
+            f"{p50:.0f} ms, p99 {p99:.0f} ms; errors {len(errors)}"
+            + (f" (first: {errors[0]})" if errors else "")
         )
 
     # 5. the floor

@@ -3,7 +3,9 @@
 A caller queues its item and waits. When no batch is running, one waiting caller becomes the
 leader: it takes everything queued (up to `max_batch`), runs the batch function on its own
 thread (and database connection), hands every caller its result and wakes them; a caller whose
-item was not in that batch competes to lead the next. Nothing waits on a timer: a lone caller
+item was not in that batch competes to lead the next. With `parallel` > 1 that many batches may
+run at once (one waits on the database while the next is checked), each taking what is queued
+when it starts. Nothing waits on a timer: a lone caller
 runs a batch of one at once, and under load the batch is whatever arrived while the previous
 one ran — so the batch size follows the load (the per-item cost of a batch falls as it grows).
 
@@ -27,21 +29,29 @@ logger = logging.getLogger(__name__)
 
 
 class _Slot(Generic[T]):
-    __slots__ = ("done", "item", "result")
+    __slots__ = ("done", "item", "result", "taken")
 
     def __init__(self, item: T) -> None:
         self.item = item
         self.done = False
+        self.taken = False  # in a batch that is running
         self.result: object = None
 
 
 class GroupCommit(Generic[T, R]):
-    def __init__(self, batch: Callable[[Sequence[T]], list[R]], *, max_batch: int = 64) -> None:
+    def __init__(
+        self,
+        batch: Callable[[Sequence[T]], list[R]],
+        *,
+        max_batch: int = 64,
+        parallel: int = 1,
+    ) -> None:
         self._batch = batch
         self._max = max_batch
+        self._parallel = parallel  # batches that may run at once (each on its own connection)
         self._cv = threading.Condition()
         self._queue: list[_Slot[T]] = []
-        self._running = False
+        self._running = 0
         self.batches = 0  # counters, for the benchmark and the curious
         self.items = 0
 
@@ -51,12 +61,14 @@ class GroupCommit(Generic[T, R]):
             self._queue.append(slot)
         while True:
             with self._cv:
-                while not slot.done and self._running:
+                while not slot.done and (slot.taken or self._running >= self._parallel):
                     self._cv.wait()
                 if slot.done:
                     break
-                self._running = True
+                self._running += 1
                 batch, self._queue = self._queue[: self._max], self._queue[self._max :]
+                for taken in batch:
+                    taken.taken = True
             results: list[object] = [_ALONE] * len(batch)
             try:
                 answered = list(self._batch([s.item for s in batch]))
@@ -73,7 +85,7 @@ class GroupCommit(Generic[T, R]):
                         s.result, s.done = result, True
                     self.batches += 1
                     self.items += len(batch)
-                    self._running = False
+                    self._running -= 1
                     self._cv.notify_all()
         if slot.result is _ALONE:
             return self._batch([item])[0]  # its exception, if any, is this caller's

@@ -287,3 +287,8 @@ CELERY_BEAT_SCHEDULE["settlement-reconciliation-sweep"] = {
 # instead and closed by Django's own rules (CONN_MAX_AGE, errors) around each task: see
 # config/celery.py.
 CELERY_DB_REUSE_MAX = 1_000_000
+
+# Group commit (remittance/batching.py): how many order batches one web process may run at
+# once. 2 overlaps one batch's database waits with the next batch's checks; their locks are
+# taken in one global order (quotes, senders' KYC records, liquidity limit, accounts).
+ORDER_BATCHES_IN_PARALLEL = int(env("ORDER_BATCHES_IN_PARALLEL", "2") or 2)

@@ -561,7 +561,9 @@ def _orders_submit(
 
 
 _OTHER_ORDER = "this order id already names a different order"
-_submit_group: GroupCommit[SubmitRequest, SubmitResult] = GroupCommit(orders_submit, max_batch=64)
+_submit_group: GroupCommit[SubmitRequest, SubmitResult] = GroupCommit(
+    orders_submit, max_batch=64, parallel=settings.ORDER_BATCHES_IN_PARALLEL
+)
 
 
 def _same_order(order: RemittanceOrder, r: SubmitRequest) -> bool:
@@ -1487,4 +1489,6 @@ def orders_mark_settled(*, order_ids: list) -> int:
     return len(orders)
 
 
-_answer_group: GroupCommit[AnswerRequest, SubmitResult] = GroupCommit(orders_answer, max_batch=64)
+_answer_group: GroupCommit[AnswerRequest, SubmitResult] = GroupCommit(
+    orders_answer, max_batch=64, parallel=settings.ORDER_BATCHES_IN_PARALLEL
+)
