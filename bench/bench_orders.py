@@ -94,6 +94,9 @@ def main() -> None:
         help="orders for the submit-path-alone phase (receiving bank's webhooks off)",
     )
     parser.add_argument("--workers", type=int, default=2, help="the hub's gunicorn workers")
+    parser.add_argument(
+        "--sim-workers", type=int, default=32, help="the simulator's answering threads"
+    )
     parser.add_argument("--threads", type=int, default=32, help="gunicorn threads per worker")
     parser.add_argument(
         "--customers",
@@ -187,7 +190,7 @@ def main() -> None:
                 "--log-level",
                 "WARNING",
                 "--workers",
-                "8",
+                str(args.sim_workers),
                 "--book",
                 str(VAR / "tmb-book.json"),
             ],

@@ -93,7 +93,7 @@ class OrderDetailApi(APIView):
 class _OrderStepApi(APIView):
     def _order_id(self, order_id: str) -> Any:
         # 404 for anything that is not one of the caller's orders, malformed ids included
-        return selectors.order_get_for(institution=self.request.user, order_id=order_id).pk
+        return selectors.order_id_visible_to(institution=self.request.user, order_id=order_id)
 
 
 class OrderAcceptApi(_OrderStepApi):

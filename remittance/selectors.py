@@ -41,6 +41,22 @@ def order_get_for(*, institution: Institution, order_id: str | uuid.UUID) -> Rem
     return order
 
 
+def order_id_visible_to(*, institution: Institution, order_id: str | uuid.UUID) -> uuid.UUID:
+    """The order id if `institution` sends or receives that order; else NotFound (malformed
+    ids included). One narrow query: for the answer endpoints' 404 before they parse a body."""
+    try:
+        pk = uuid.UUID(str(order_id))
+    except ValueError:
+        raise NotFound(f"no order {order_id}") from None
+    found = RemittanceOrder.objects.filter(
+        Q(sending_institution_id=institution.pk) | Q(receiving_institution_id=institution.pk),
+        pk=pk,
+    ).exists()
+    if not found:
+        raise NotFound(f"no order {order_id}")
+    return pk
+
+
 def _encode(order: RemittanceOrder) -> str:
     raw = json.dumps([order.updated_at.isoformat(), str(order.pk)]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
