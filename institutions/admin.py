@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -102,11 +103,38 @@ class ApiCredentialAdmin(admin.ModelAdmin):
         self.message_user(request, "Revoked.")
 
 
+class WebhookEndpointForm(forms.ModelForm):
+    """The same URL rules as the API (institutions/urlsafety.py): an operator's typo must not
+    point the sender inside the network either."""
+
+    url = forms.URLField(assume_scheme="https", max_length=500)
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ("institution", "url", "event_types", "enabled", "disabled_reason")
+
+    def clean_url(self) -> str:
+        from institutions.urlsafety import (
+            WebhookHostUnresolvable,
+            WebhookUrlRefused,
+            webhook_url_check,
+        )
+
+        url = self.cleaned_data["url"]
+        try:
+            webhook_url_check(url)
+        except WebhookHostUnresolvable:
+            pass  # checked again before every send, as for the API
+        except WebhookUrlRefused as exc:
+            raise forms.ValidationError(exc.detail) from None
+        return url
+
+
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
     list_display = ("institution", "url", "enabled", "disabled_reason", "created_at")
     list_filter = ("enabled", "institution")
-    exclude = ("wrapped_secret",)
     readonly_fields = ("created_at",)
 
     def save_model(

@@ -72,6 +72,7 @@ from remittance.models import (
 from settlement.models import FxRate
 from settlement.services.liquidity import (
     LiquidityExceeded,
+    LiquidityNotConfigured,
     LiquidityReads,
     liquidity_check,
     liquidity_recheck,
@@ -1461,7 +1462,7 @@ def orders_release_liquidity_held(*, institution: Institution, currency: str) ->
         try:
             if not _liquidity_release_one(order_id=order_id):
                 break  # no headroom: later (younger) orders wait their turn
-        except (InsufficientFunds, LiquidityExceeded) as exc:
+        except (InsufficientFunds, LiquidityExceeded, LiquidityNotConfigured) as exc:
             # this order cannot go now (e.g. the wallet was spent meanwhile); it stays held
             # for compliance to decide, and must not block the orders behind it
             logger.warning("held order %s not released: %s", order_id, exc.code)

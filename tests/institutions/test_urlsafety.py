@@ -296,3 +296,25 @@ def test_a_host_that_rebinds_to_a_private_address_is_not_sent_to_and_is_retried(
     delivery.refresh_from_db()
     assert delivery.retry_step == 2 and "ConnectError" in delivery.outcome
     assert delivery.next_attempt_at > timezone.now() + timedelta(minutes=4)
+
+
+@pytest.mark.django_db
+def test_the_admin_refuses_a_private_webhook_url_like_the_api(network, admin_client, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    form = {
+        "institution": network.tmb.institution.pk,
+        "url": "https://169.254.169.254/latest/meta-data",
+        "event_types": "[]",
+        "enabled": "on",
+    }
+
+    page = admin_client.post("/admin/institutions/webhookendpoint/add/", form)
+
+    assert page.status_code == 200  # the form again, with the error
+    assert "link-local" in page.content.decode() or "not public" in page.content.decode()
+    assert not WebhookEndpoint.objects.filter(url=form["url"]).exists()
+
+    form["url"] = "https://93.184.216.34/hooks"  # a public address: accepted
+    page = admin_client.post("/admin/institutions/webhookendpoint/add/", form)
+    assert page.status_code == 302
+    assert WebhookEndpoint.objects.filter(url=form["url"]).exists()
