@@ -71,7 +71,7 @@ class GroupCommit(Generic[T, R]):
                     taken.taken = True
             results: list[object] = [_ALONE] * len(batch)
             try:
-                answered = list(self._batch([s.item for s in batch]))
+                answered: list[object] = list(self._batch([s.item for s in batch]))
                 if len(answered) == len(batch):
                     results = answered
             except Exception:

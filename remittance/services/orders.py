@@ -241,7 +241,8 @@ def _signed_check(
         raise StatementMismatch(f"statement kind must be {kind}")
     if statement.get("signer") != institution.code:
         raise StatementMismatch("statement must be signed by the calling institution")
-    body = statement.get("body") if isinstance(statement.get("body"), dict) else {}
+    raw = statement.get("body")
+    body: dict[str, Any] = raw if isinstance(raw, dict) else {}
     for name, value in expected.items():
         # required facts must be signed; optional ones (the quote's amounts on a submit) are
         # checked when the partner chose to sign them
@@ -391,8 +392,8 @@ class _NothingSubmitted(Exception):
     """Rolls the batch's transaction back when no order in it was created (so a refused
     submit writes nothing, not even its screening's access-log rows)."""
 
-    def __init__(self, results: list[SubmitResult]) -> None:
-        self.results = results
+    def __init__(self, results: Sequence[SubmitResult | None]) -> None:
+        self.results = list(results)
 
 
 class _Redo(Exception):
@@ -429,6 +430,7 @@ def orders_submit(requests: Sequence[SubmitRequest]) -> list[SubmitResult]:
 def _orders_submit_retrying(requests: list[SubmitRequest]) -> list[SubmitResult]:
     refused: dict[int, DomainError] = {}
     collisions = 0
+    results: list[SubmitResult | None]
     while True:
         try:
             results = _orders_submit(requests, refused)
@@ -716,6 +718,7 @@ def _submit_write(accepted: list[_Accepted]) -> list[RemittanceOrder]:
     for ok, ref in zip(accepted, refs, strict=True):
         r, quote = ok.request, ok.quote
         inst = r.sending_institution
+        source_id: int
         if r.customer is not None:
             source_id = r.customer.wallet_id
         else:
