@@ -504,16 +504,22 @@ def _orders_submit(
     # screen every party of the requests that name a live quote and known records; limits
     # are judged on the records as they were before (as a lone submit does: a new hit holds
     # the order for compliance, it does not turn the sender's limits to zero)
+    # — only requests whose quote and records the caller may use (never decrypt or hold
+    # another institution's customer because a request named it)
     holds_before = {ref: record.screening_hold for ref, record in records.items()}
     screened = kyc.screening_check_records(
         records=[
             records[ref]
             for i in fresh
-            if requests[i].quote_id in quotes
+            if _may_screen(requests[i], quotes.get(requests[i].quote_id), records)
             for ref in (requests[i].sender_kyc_ref, requests[i].beneficiary_kyc_ref)
-            if ref in records
         ]
     )
+    # a sender this screening has just held: its first order is held for compliance, and its
+    # later orders in the batch see the hold (zero limits), as they would one after the other
+    newly_held = {
+        ref for ref, record in records.items() if record.screening_hold and not holds_before[ref]
+    }
     for ref, record in records.items():
         record.screening_hold = holds_before[ref]
     verdicts = _statement_verdicts(requests, fresh)
@@ -545,6 +551,8 @@ def _orders_submit(
             results[i] = exc
             continue
         ok = accepted[-1]
+        if ok.request.sender_kyc_ref in newly_held:
+            records[ok.request.sender_kyc_ref].screening_hold = True
         claimed.add(ok.quote.pk)
         used = usage.get(ok.request.sender_kyc_ref, (0, 0))
         usage[ok.request.sender_kyc_ref] = (
@@ -568,6 +576,23 @@ _OTHER_ORDER = "this order id already names a different order"
 _submit_group: GroupCommit[SubmitRequest, SubmitResult] = GroupCommit(
     orders_submit, max_batch=64, parallel=settings.ORDER_BATCHES_IN_PARALLEL
 )
+
+
+def _may_screen(r: SubmitRequest, quote: Quote | None, records: dict[str, Any]) -> bool:
+    """The request names its own live quote, its own verified sender and a beneficiary: the
+    checks before screening that need no running totals."""
+    sender = records.get(r.sender_kyc_ref)
+    beneficiary = records.get(r.beneficiary_kyc_ref)
+    return (
+        quote is not None
+        and quote.institution_id == r.sending_institution.pk
+        and sender is not None
+        and sender.owner_id == r.sending_institution.pk
+        and sender.role == "sender"
+        and sender.status == "verified"
+        and beneficiary is not None
+        and beneficiary.role == "beneficiary"
+    )
 
 
 def _same_order(order: RemittanceOrder, r: SubmitRequest) -> bool:
@@ -1124,7 +1149,12 @@ def _answers_write(answered: list[_Answered]) -> None:
         ]
     )
     credits = [a for a in answered if a.kind == "order.credited"]
-    for a in credits:
+    # settlement's aggregate rows are upserted (and locked) per credit: in one order across
+    # concurrent batches (stripe = order id mod N, then the id), so two batches cannot deadlock
+    for a in sorted(
+        credits,
+        key=lambda a: (a.order.pk.int % max(1, settings.SETTLEMENT_AGGREGATE_STRIPES), a.order.pk),
+    ):
         _on_credited(a.order)
     if credits:
         _credits_move(credits)

@@ -9,6 +9,7 @@ refused request leaves nothing behind. Concurrent API callers share batches thro
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import threading
 import time
@@ -747,3 +748,33 @@ def test_concurrent_grouped_submits_share_batches_and_reserve_each_order_once(
     batches = group.batches - batches_before
     assert items == count
     assert batches < items, f"{batches} batches for {items} orders: none was shared"
+
+
+@alone_and_batch()
+def test_a_newly_listed_senders_second_order_is_refused_as_it_would_be_alone(corridor, how):
+    # alone: the first order is held (the hit holds the sender), the second then finds the
+    # sender's limits at zero; a batch must not let both through as held
+    list_name(SENDER["name"]["given"], SENDER["name"]["family"])
+    first = partner_request(corridor, partner_quote(corridor))
+    second = partner_request(corridor, partner_quote(corridor))
+
+    assert answers(how, [first, second]) == ["held", "limit_exceeded"]
+    assert not RemittanceOrder.objects.filter(pk=second.order_id).exists()
+
+
+def test_a_request_naming_another_institutions_record_decrypts_nothing(
+    corridor, wallet_beneficiary
+):
+    # PARTNER-MY names, as its beneficiary, a record VALYOU-MY owns... as the sender: refused
+    # before screening, so that record is neither decrypted (no access-log row) nor screened,
+    # even though the valid order beside it commits the batch
+    valid = partner_request(corridor, partner_quote(corridor))
+    foreign = dataclasses.replace(
+        partner_request(corridor, partner_quote(corridor)), sender_kyc_ref=wallet_beneficiary
+    )
+    before = KycAccessLog.objects.filter(record__kyc_ref=wallet_beneficiary).count()
+
+    results = orders_submit([foreign, valid])
+
+    assert codes(results) == ["not_found", "submitted"]
+    assert KycAccessLog.objects.filter(record__kyc_ref=wallet_beneficiary).count() == before
