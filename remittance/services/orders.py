@@ -791,16 +791,11 @@ def _submit_write(accepted: list[_Accepted]) -> list[RemittanceOrder]:
             events.append((ok.receiving, "order.submitted", webhook_data(order)))
         if reserve:
             reservations.append(
-                TransferSpec(
-                    id=order.pending_transfer_id,
-                    debit_account_id=source_id,
-                    credit_account_id=accounts[f"position:{inst.code}:{ok.total.currency}"].pk,
-                    amount=ok.total.minor,
-                    kind="pending",
-                    # no ledger timeout: order_expire owns the deadline (a ledger-side void
-                    # of a live order would let a later credit pay out unfunded money)
-                    code="order.reserve",
-                    reference=order_ref,
+                _reservation(
+                    r.order_id,
+                    source_id=source_id,
+                    position_id=accounts[f"position:{inst.code}:{ok.total.currency}"].pk,
+                    amount=ok.total,
                 )
             )
     RemittanceOrder.objects.bulk_create(orders)  # a concurrent same id: IntegrityError
@@ -1433,22 +1428,37 @@ def _hold_clear(order: RemittanceOrder, why: str, *, actor: str, reason: str) ->
         _publish(order, "order.submitted", order.receiving_institution)
 
 
+def _reservation(
+    order_id: uuid.UUID, *, source_id: int, position_id: int, amount: Money
+) -> TransferSpec:
+    """The one shape of an order's reservation: pending, source → the sending institution's
+    position, id derived from the order id (retried, it is found, not repeated). No ledger
+    timeout: order_expire owns the deadline (a ledger-side void of a live order would let a
+    later credit pay out unfunded money)."""
+    return TransferSpec(
+        id=_tid(order_id, "reserve"),
+        debit_account_id=source_id,
+        credit_account_id=position_id,
+        amount=amount.minor,
+        kind="pending",
+        code="order.reserve",
+        reference=str(order_id),
+    )
+
+
 def _reserve(
     *, order_id: uuid.UUID, source: Account, sending_institution: Institution, amount: Money
 ) -> None:
-    """The pending transfer of a held order released for liquidity (a submit reserves in
-    `_submit_reserve`). Its id derives from the order id: retried, it is found, not repeated."""
+    """Reserve for a held order released for liquidity (a submit batch reserves in
+    `_submit_reserve`)."""
     try:
         transfers_create_or_raise(
             transfers=[
-                TransferSpec(
-                    id=_tid(order_id, "reserve"),
-                    debit_account_id=source.pk,
-                    credit_account_id=position_account(sending_institution, amount.currency).pk,
-                    amount=amount.minor,
-                    kind="pending",
-                    code="order.reserve",  # no ledger timeout (see _submit_write)
-                    reference=str(order_id),
+                _reservation(
+                    order_id,
+                    source_id=source.pk,
+                    position_id=position_account(sending_institution, amount.currency).pk,
+                    amount=amount,
                 )
             ],
             subject=str(order_id),
