@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import os
 import signal
@@ -68,6 +69,35 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             proc.wait(15)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+class _Poster:
+    """The load generator's HTTP for the timed bursts: one keep-alive connection per client
+    thread, a JSON body in, status and JSON out. httpx costs several times the CPU per request,
+    and the load generator shares the two cores with the stack it measures; what the bank
+    signs is still signed with partner_sdk (HubClient.sign), as a bank would."""
+
+    def __init__(self, port: int, api_key: str | None = None) -> None:
+        self._port = port
+        self._headers = {"content-type": "application/json"}
+        if api_key:
+            self._headers["authorization"] = f"Bearer {api_key}"
+        self._conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def post(self, path: str, body: dict) -> tuple[int, bytes]:
+        data = json.dumps(body, separators=(",", ":")).encode()
+        headers = {**self._headers, "idempotency-key": str(uuid.uuid4())}
+        for attempt in range(3):  # a dropped keep-alive connection: reconnect, same key
+            try:
+                self._conn.request("POST", path, body=data, headers=headers)
+                response = self._conn.getresponse()
+                return response.status, response.read()
+            except (http.client.HTTPException, OSError):
+                self._conn.close()
+                self._conn = http.client.HTTPConnection("127.0.0.1", self._port, timeout=30)
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
 
 def _run_threads(n: int, target, items: list) -> float:
@@ -337,21 +367,38 @@ def _measure(args: argparse.Namespace) -> dict:
     latencies: list[float] = []
     errors: list[str] = []
 
-    def submit(chunk: list[tuple[str, dict]]) -> None:
-        hub = client()
-        for i, (order_id, q) in enumerate(chunk):
+    api_key = json.loads(creds.read_text())["api_key"]
+
+    signer = client()
+
+    def signed_bodies(batch: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+        """The bank's signed order bodies, made before a burst (signing is the bank's CPU,
+        not the hub's; on one machine it would compete with what is measured)."""
+        bodies = []
+        for i, (order_id, q) in enumerate(batch):
             who = customers[(hash(order_id) + i) % len(customers)]
+            facts = {"order_id": order_id, "quote_id": q["id"], **who}
+            bodies.append((order_id, {**facts, **signer.sign("order.submitted", facts)}))
+        return bodies
+
+    def submit(chunk: list[tuple[str, dict]]) -> None:
+        poster = _Poster(HUB_PORT, api_key)
+        for _order_id, body in chunk:
             t0 = time.perf_counter()
             try:
-                hub.submit_order(order_id=order_id, quote_id=q["id"], **who)
+                status, payload = poster.post("/api/v1/orders", body)
             except Exception as exc:  # counted and printed
                 errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                continue
+            if status != 201:
+                errors.append(f"{status}: {payload[:200]!r}")
                 continue
             with lock:
                 latencies.append((time.perf_counter() - t0) * 1000)
 
+    loaded_bodies = signed_bodies(loaded)
     cpu_before = _cpu()
-    elapsed = _run_threads(args.concurrency, submit, loaded)
+    elapsed = _run_threads(args.concurrency, submit, loaded_bodies)
     cpu_submit = _cpu_report(cpu_before, elapsed)
     p50, p99 = percentiles(latencies)
     rate = len(latencies) / elapsed
@@ -417,8 +464,9 @@ def _measure(args: argparse.Namespace) -> dict:
         WebhookEndpoint.objects.filter(institution__code="TMB-PK").update(enabled=False)
         latencies.clear()
         errors.clear()
+        alone_bodies = signed_bodies(alone)
         cpu_before = _cpu()
-        elapsed = _run_threads(args.concurrency, submit, alone)
+        elapsed = _run_threads(args.concurrency, submit, alone_bodies)
         alone_cores = _cpu_report(cpu_before, elapsed)
         WebhookEndpoint.objects.filter(institution__code="TMB-PK").update(enabled=True)
         p50, p99 = percentiles(latencies)
@@ -441,12 +489,14 @@ def _measure(args: argparse.Namespace) -> dict:
     floor_lat: list[float] = []
 
     def floor(chunk: list[int]) -> None:
-        with httpx.Client(base_url=f"http://127.0.0.1:{FLOOR_PORT}") as http:
-            for n in chunk:
-                t0 = time.perf_counter()
-                http.post("/floor", json={"n": n}).raise_for_status()
-                with lock:
-                    floor_lat.append((time.perf_counter() - t0) * 1000)
+        poster = _Poster(FLOOR_PORT)  # the same load generator as the order bursts
+        for n in chunk:
+            t0 = time.perf_counter()
+            status, payload = poster.post("/floor", {"n": n})
+            if status != 201:
+                raise RuntimeError(f"floor answered {status}: {payload[:200]!r}")
+            with lock:
+                floor_lat.append((time.perf_counter() - t0) * 1000)
 
     elapsed = _run_threads(args.concurrency, floor, list(range(args.orders)))
     p50, p99 = percentiles(floor_lat)

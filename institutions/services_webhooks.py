@@ -40,6 +40,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 from standardwebhooks import Webhook
 
+from config.db import objs_insert
 from config.errors import Conflict, DomainError, NotFound
 from institutions.models import Institution, WebhookEndpoint
 from institutions.pii import pii_keys
@@ -214,7 +215,7 @@ def webhook_events_publish(
         )
     if not rows:
         return []
-    deliveries = WebhookDelivery.objects.bulk_create(rows)
+    deliveries = objs_insert(rows, returning_pk=True)
     transaction.on_commit(webhook_delivery_request, robust=True)
     return deliveries
 

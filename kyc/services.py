@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from config.db import objs_insert
 from config.errors import DomainError, NotFound
 from institutions.crypto import keyring
 from institutions.models import Corridor, Institution
@@ -372,7 +373,7 @@ def kyc_link_parties(*, kyc_ref: str, order_ref: str, institutions: list[Institu
 
 def kyc_links_create(*, links: Sequence[tuple[KycRecord, str, Sequence[Institution]]]) -> None:
     """`kyc_link_parties` for many (record, order ref, institutions), in one INSERT."""
-    KycOrderLink.objects.bulk_create(
+    objs_insert(
         [
             KycOrderLink(record=record, order_ref=order_ref, institution=institution)
             for record, order_ref, institutions in links
@@ -674,7 +675,7 @@ def screening_check_records(
     unique = list({record.kyc_ref: record for record in records}.values())
     matcher = _matcher()
     payloads = [_payload_decrypt(record) for record in unique]
-    KycAccessLog.objects.bulk_create(
+    objs_insert(
         [
             KycAccessLog(
                 record=record,

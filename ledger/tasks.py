@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from ledger.services.log import ledger_integrate
 
@@ -10,7 +11,7 @@ from ledger.services.log import ledger_integrate
 @shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=1, max_retries=5)
 def integrate_pending() -> int:
     """Coalesced integrator run (requested on commit by statement writers, and by beat)."""
-    return ledger_integrate()
+    return ledger_integrate(coalesce_seconds=settings.LEDGER_INTEGRATE_COALESCE_SECONDS)
 
 
 @shared_task(acks_late=True)

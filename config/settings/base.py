@@ -189,10 +189,17 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# A verified API key is remembered per web process for this long (institutions/services.py):
+# a revocation made elsewhere takes effect within it.
+API_KEY_CACHE_SECONDS = float(env("API_KEY_CACHE_SECONDS", "2") or 2)
+
 # The ledger.
 LEDGER_ORIGIN = env("LEDGER_ORIGIN", "remit.example/ledger/v1")
 LEDGER_OPERATOR_CODE = env("LEDGER_OPERATOR_CODE", "HUB")
 LEDGER_INTEGRATE_BATCH = int(env("LEDGER_INTEGRATE_BATCH", "1000") or 1000)
+# The integrator task waits this long before reading the queue, so statements committed in
+# the meantime share its run (ledger/services/log.py ledger_integrate).
+LEDGER_INTEGRATE_COALESCE_SECONDS = float(env("LEDGER_INTEGRATE_COALESCE_SECONDS", "0.02") or 0)
 # Public base URL of the hub, written into partner onboarding files.
 HUB_URL = env("HUB_URL", "http://127.0.0.1:8000")
 # Webhook URLs partners register must reach the public internet over https

@@ -14,3 +14,8 @@ STORAGES = {
 # Test receivers listen on http://127.0.0.1; not taken from the environment, so a shell with
 # production variables cannot change what the tests mean.
 WEBHOOK_ALLOW_PRIVATE_URLS = True
+# Every request looks its API key up (tests change institutions between requests); the cache
+# itself is tested with an override.
+API_KEY_CACHE_SECONDS = 0
+# Eager tasks run inside the request that queued them: no waiting to coalesce.
+LEDGER_INTEGRATE_COALESCE_SECONDS = 0.0

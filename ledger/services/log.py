@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -21,6 +22,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config.db import objs_insert
 from config.errors import Conflict, DomainError, InvalidSignature
 from institutions import events
 from institutions.models import Institution, SigningKey
@@ -183,7 +185,7 @@ def _queue_many(rows: Sequence[tuple[bytes, bytes, str, str, str]]) -> list[Queu
     asked to run when the caller's transaction commits."""
     if not rows:
         return []
-    queued = QueuedStatement.objects.bulk_create(
+    queued = objs_insert(
         [
             QueuedStatement(
                 statement=canonical,
@@ -193,7 +195,8 @@ def _queue_many(rows: Sequence[tuple[bytes, bytes, str, str, str]]) -> list[Queu
                 subject=subject[:64],
             )
             for canonical, signature, kind, signer, subject in rows
-        ]
+        ],
+        returning_pk=True,
     )
     transaction.on_commit(integration_request, robust=True)
     return queued
@@ -231,13 +234,21 @@ def _lock_integrator() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [INTEGRATOR_LOCK_KEY])
 
 
-def ledger_integrate(*, batch_size: int | None = None) -> int:
+def ledger_integrate(*, batch_size: int | None = None, coalesce_seconds: float = 0.0) -> int:
     """Sequence queued statements into the log until the queue is empty; returns how many.
 
     Each batch is one transaction: contiguous seqs after the current head, leaf and interior
     hashes, queue rows removed, one operator-signed checkpoint. A crash mid-batch rolls the
-    whole batch back; nothing is half-integrated."""
+    whole batch back; nothing is half-integrated.
+
+    `coalesce_seconds`: wait that long first, with the integration request still standing,
+    so that the writers committing meanwhile ride this run instead of each asking for one
+    (the Celery task passes LEDGER_INTEGRATE_COALESCE_SECONDS: a few milliseconds of latency
+    buy batches large enough that a run's fixed cost — lock, checkpoint signature, commit,
+    the reconciliation it triggers — stops being paid per writer)."""
     limit = batch_size or settings.LEDGER_INTEGRATE_BATCH
+    if coalesce_seconds > 0:
+        time.sleep(coalesce_seconds)
     cache.delete(INTEGRATION_REQUESTED)
     total = 0
     while True:

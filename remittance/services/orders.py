@@ -26,6 +26,7 @@ from django.db.models import Case, CharField, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from config.db import objs_insert
 from config.errors import DomainError, InvalidSignature, NotFound
 from institutions.models import Institution
 from institutions.money import Money, rate_str
@@ -798,8 +799,8 @@ def _submit_write(accepted: list[_Accepted]) -> list[RemittanceOrder]:
                     amount=ok.total,
                 )
             )
-    RemittanceOrder.objects.bulk_create(orders)  # a concurrent same id: IntegrityError
-    OrderStatusChange.objects.bulk_create(changes)
+    objs_insert(orders)  # a concurrent same id: IntegrityError
+    objs_insert(changes)
     kyc.kyc_links_create(links=links)
     webhook_events_publish(events)
     _submit_reserve(accepted, reservations)
@@ -842,15 +843,18 @@ def _submit_statements(accepted: list[_Accepted]) -> list[int]:
 
 
 def _submit_reserve(accepted: list[_Accepted], reservations: list[TransferSpec]) -> None:
-    """One ledger call for the batch's reservations (each stands alone: a refusal refuses
-    only its order), then the liquidity re-check under the position locks that call took:
+    """One ledger call and one statement for the batch's reservations (each stands alone: a
+    refusal refuses only its order), then the liquidity re-check under the position locks that call took:
     what it reads includes every concurrent order that got there first, so two orders that
     each fit alone cannot together break a cap."""
     if not reservations:
         return
     by_transfer = {_tid(ok.request.order_id, "reserve"): ok for ok in accepted}
     refused: dict[int, DomainError] = {}
-    for result in transfers_create(transfers=reservations, statement_per_reference=True):
+    # one `ledger.transfers` statement for the batch's reservations (pending transfers, each
+    # naming its order as reference); its subject names no order, so reconciliation still
+    # needs each credited order's own statement (the credit's legs, one per order)
+    for result in transfers_create(transfers=reservations, subject="order.reserve"):
         if result.ok:
             continue
         ok = by_transfer[result.id]

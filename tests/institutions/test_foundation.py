@@ -171,3 +171,25 @@ def test_unknown_api_path_is_problem_json(client):
     assert response.status_code == 404
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_verified_api_key_is_remembered_briefly_and_revocation_is_immediate(
+    network, settings, django_assert_num_queries
+):
+    settings.API_KEY_CACHE_SECONDS = 60
+    credential, key = inst.api_credential_create(institution=network.tmb.institution)
+    first = inst.api_credential_authenticate(api_key=key)
+    with django_assert_num_queries(0):
+        again = inst.api_credential_authenticate(api_key=key)
+    assert again.pk == credential.pk and again.institution.code == network.tmb.institution.code
+    # each request gets its own objects: marking one does not mark the cached one
+    assert again.institution is not first.institution
+    again.institution.is_authenticated = True
+    assert not hasattr(
+        inst.api_credential_authenticate(api_key=key).institution, "is_authenticated"
+    )
+    # a wrong secret with the right prefix is never answered from the cache
+    assert inst.api_credential_authenticate(api_key=key[:-1] + "x") is None
+    inst.api_credential_revoke(credential=credential)
+    assert inst.api_credential_authenticate(api_key=key) is None

@@ -15,6 +15,7 @@ from django.utils import timezone
 from institutions import idempotency
 from institutions.idempotency import STALE_AFTER, IdempotencyRecord, RequestInProgress
 from institutions.models import WebhookEndpoint
+from tests.conftest import requires_postgres
 
 PATH = "/api/v1/webhook-endpoints"
 BODY = {"url": "https://bank.example/hooks"}
@@ -99,3 +100,38 @@ def test_two_retries_taking_over_one_stale_claim_let_exactly_one_through(monkeyp
     assert sorted(outcomes) == ["in progress", "runs the view"]
     taken = IdempotencyRecord.objects.get(pk=stale.pk)
     assert taken.completed_at is None and taken.created_at > stale.created_at
+
+
+@requires_postgres  # a transactional test: SQLite's flush trips the append-only triggers
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_claim_replays_and_refuses_like_inside(network):
+    """Production requests run in autocommit (the one-statement claim, not the savepoint
+    path the other tests take): first response replayed, other body 409, 4xx stored too."""
+    first = post(network.tmb, "k-auto")
+    assert first.status_code == 201, first.content
+    record = IdempotencyRecord.objects.get(key="k-auto")
+    assert record.completed_at is not None and record.response_status == 201
+    # what is stored is the response (the endpoint's secret is shown once and never stored)
+    assert record.response_body["id"] == first.json()["id"]
+
+    replay = post(network.tmb, "k-auto")
+    assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"
+    assert replay.json()["id"] == first.json()["id"]
+    assert WebhookEndpoint.objects.count() == 1
+
+    other = network.tmb.client().post(
+        PATH, {"url": "https://other.example/h"}, format="json", HTTP_IDEMPOTENCY_KEY="k-auto"
+    )
+    assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"
+
+    bad = network.tmb.client().post(
+        PATH, {"url": "ftp://x"}, format="json", HTTP_IDEMPOTENCY_KEY="k-bad"
+    )
+    assert bad.status_code == 400
+    again = network.tmb.client().post(
+        PATH, {"url": "ftp://x"}, format="json", HTTP_IDEMPOTENCY_KEY="k-bad"
+    )
+    # a request that fails validation holds no claim: its retry is judged again, the same way
+    assert again.status_code == 400 and again.json()["code"] == bad.json()["code"]
+    assert again["content-type"].startswith("application/problem+json")
+    assert not IdempotencyRecord.objects.filter(key="k-bad").exists()
