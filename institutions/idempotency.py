@@ -10,6 +10,14 @@ not stored: the client may retry them.
 
 This layer makes HTTP retries safe; the services stay idempotent by their own natural keys
 (order ids, transfer ids), so money can never move twice even if this table were lost.
+
+Batched endpoints (order submits, remittance/batching.py) take the key into the service
+instead (`@idempotent_in_service`, `Claim`): the batch reads the batch's keys in one query
+before it decides anything and stores each response in the batch's own transaction, so the
+record commits with the order or not at all, and a request costs no extra commit. Two
+concurrent requests with one key: the second's INSERT waits for the first's commit and
+fails on the unique key; its batch runs again and finds the first's response. Requests refused
+before they reach the service (a malformed body) are not stored: a retry is judged again.
 """
 
 from __future__ import annotations
@@ -17,7 +25,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -103,11 +112,7 @@ def _claim(actor: str, key: str, request_hash: str) -> IdempotencyRecord | Respo
         if timezone.now() - existing.created_at < STALE_AFTER:
             raise RequestInProgress("Retry after the first request has finished.")
         return _take_over(existing)
-    response = Response(existing.response_body, status=existing.response_status)
-    response["Idempotent-Replayed"] = "true"
-    if existing.response_status and existing.response_status >= 400:
-        response.content_type = "application/problem+json"
-    return response
+    return Replay(existing.response_status or 200, existing.response_body).response()
 
 
 def _insert_claim(actor: str, key: str, request_hash: str) -> IdempotencyRecord | None:
@@ -168,12 +173,7 @@ def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
         try:
             response = view_method(self, request, *args, **kwargs)
         except DomainError as exc:
-            from config.problems import problem
-
-            body = problem(
-                status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, **exc.extra
-            )
-            _complete(claimed, exc.status, body)
+            _complete(claimed, *problem_body(exc))
             raise
         except BaseException:
             claimed.delete()
@@ -197,3 +197,142 @@ def _complete(record: IdempotencyRecord, status: int, body: Any) -> None:
             "completed_at = %s WHERE id = %s",
             [status, stored, timezone.now(), record.pk],
         )
+
+
+# --- the key inside a batched service's transaction ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An Idempotency-Key a batched service claims in its own transaction. `respond` turns
+    the service's result (or the DomainError refusing it) into the stored (status, body): the
+    view's own serialization, so a replay is byte for byte the first response."""
+
+    actor: str
+    key: str
+    request_hash: str
+    respond: Callable[[Any], tuple[int, Any]]
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The response an earlier request with the same key and body got."""
+
+    status: int
+    body: Any
+
+    def response(self) -> Response:
+        response = Response(self.body, status=self.status)
+        response["Idempotent-Replayed"] = "true"
+        if self.status >= 400:
+            response.content_type = "application/problem+json"
+        return response
+
+
+def problem_body(exc: DomainError) -> tuple[int, dict[str, Any]]:
+    from config.problems import problem
+
+    return exc.status, problem(
+        status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, **exc.extra
+    )
+
+
+def claims_resolve(claims: Sequence[Claim | None]) -> list[Replay | DomainError | None]:
+    """Inside the caller's transaction, before it decides anything: per claim, the earlier
+    answer under its key (a Replay; 409 `idempotency_key_reused` for another body; 409
+    `request_in_progress` while the first is running), or None: the request runs. A key twice
+    in one call: the second waits for the first, like a concurrent retry. One query."""
+    wanted = {(c.actor, c.key) for c in claims if c is not None}
+    if not wanted:
+        return [None] * len(claims)
+    stored: dict[tuple[str, str], IdempotencyRecord] = {}
+    query = models.Q()
+    for actor, key in wanted:
+        query |= models.Q(actor=actor, key=key)
+    for record in IdempotencyRecord.objects.filter(query):
+        stored[(record.actor, record.key)] = record
+    now = timezone.now()
+    seen: dict[tuple[str, str], str] = {}
+    answers: list[Replay | DomainError | None] = []
+    for claim in claims:
+        if claim is None:
+            answers.append(None)
+            continue
+        pair = (claim.actor, claim.key)
+        record = stored.get(pair)
+        if pair in seen:
+            answers.append(
+                RequestInProgress("Retry after the first request has finished.")
+                if seen[pair] == claim.request_hash
+                else IdempotencyKeyReused(
+                    "This Idempotency-Key was used for a different request; use a new key."
+                )
+            )
+            continue
+        seen[pair] = claim.request_hash
+        if record is None:
+            answers.append(None)
+        elif record.request_hash != claim.request_hash:
+            answers.append(
+                IdempotencyKeyReused(
+                    "This Idempotency-Key was used for a different request; use a new key."
+                )
+            )
+        elif record.completed_at is not None:
+            answers.append(Replay(record.response_status or 200, record.response_body))
+        elif now - record.created_at < STALE_AFTER:
+            answers.append(RequestInProgress("Retry after the first request has finished."))
+        else:
+            # a claim of the one-row path whose request died: this request replaces it
+            IdempotencyRecord.objects.filter(pk=record.pk, completed_at__isnull=True).delete()
+            answers.append(None)
+    return answers
+
+
+def claims_store(responses: Sequence[tuple[Claim, Any]], *, skip_conflicts: bool = False) -> None:
+    """Inside the caller's transaction: store each claim with the response its result gives
+    (completed). A key another request stored meanwhile raises IntegrityError (after waiting
+    for that request's commit) unless `skip_conflicts`: the caller runs again and finds it.
+    Rows go in (actor, key) order, so two callers never wait on each other in a cycle."""
+    if not responses:
+        return
+    now = timezone.now()
+    rows = []
+    for claim, result in sorted(responses, key=lambda cr: (cr[0].actor, cr[0].key)):
+        status, body = claim.respond(result)
+        rows.append(
+            IdempotencyRecord(
+                actor=claim.actor,
+                key=claim.key,
+                request_hash=claim.request_hash,
+                response_status=status,
+                response_body=json.loads(json.dumps(body, default=str)),
+                created_at=now,
+                completed_at=now,
+            )
+        )
+    from config.db import objs_insert
+
+    objs_insert(rows, ignore_conflicts=skip_conflicts)
+
+
+def idempotent_in_service(view_method: Callable[..., Response]) -> Callable[..., Response]:
+    """Decorate a batched APIView's `post`: requires the header and hands the view its
+    `Claim` factory as `request.idempotency_claim(respond)`; the service claims it."""
+
+    @functools.wraps(view_method)
+    def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key:
+            raise IdempotencyKeyRequired("Send a unique Idempotency-Key header with every POST.")
+        if len(key) > MAX_KEY_LENGTH:
+            raise IdempotencyKeyRequired(f"Idempotency-Key is longer than {MAX_KEY_LENGTH}.")
+        actor, request_hash = _actor(request), _request_hash(request)
+
+        def claim(respond: Callable[[Any], tuple[int, Any]]) -> Claim:
+            return Claim(actor=actor, key=key, request_hash=request_hash, respond=respond)
+
+        request.idempotency_claim = claim  # type: ignore[attr-defined]
+        return view_method(self, request, *args, **kwargs)
+
+    return wrapper

@@ -9,7 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from institutions.idempotency import idempotent
+from config.errors import DomainError
+from institutions.idempotency import Replay, idempotent, idempotent_in_service, problem_body
 from remittance import selectors
 from remittance import serializers as s
 from remittance.services import orders as order_services
@@ -20,6 +21,13 @@ def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+def _order_created(result: Any) -> tuple[int, Any]:
+    """What a submit answered, as its Idempotency-Key stores it."""
+    if isinstance(result, DomainError):
+        return problem_body(result)
+    return 201, s.order_out(result)
 
 
 def _signed(data: dict[str, Any]) -> order_services.SignedStatement:
@@ -66,10 +74,10 @@ class OrderListCreateApi(APIView):
         request=s.OrderIn,
         responses={201: s.OrderOut},
     )
-    @idempotent
+    @idempotent_in_service
     def post(self, request: Request) -> Response:
         data = _valid(s.OrderIn, request.data)
-        order = order_services.order_submit_grouped(
+        result = order_services.order_submit_grouped(
             order_services.SubmitRequest(
                 sending_institution=request.user,
                 order_id=data["order_id"],
@@ -77,9 +85,12 @@ class OrderListCreateApi(APIView):
                 sender_kyc_ref=data["sender_kyc_ref"],
                 beneficiary_kyc_ref=data["beneficiary_kyc_ref"],
                 signed=_signed(data),
+                claim=request.idempotency_claim(_order_created),  # type: ignore[attr-defined]
             )
         )
-        return Response(s.order_out(order), status=201)
+        if isinstance(result, Replay):
+            return result.response()
+        return Response(s.order_out(result), status=201)
 
 
 class OrderDetailApi(APIView):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -25,6 +26,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 _ALONE = object()
+REPORT_EVERY = 1000  # items between two INFO lines of batch statistics
 logger = logging.getLogger(__name__)
 
 
@@ -54,6 +56,8 @@ class GroupCommit(Generic[T, R]):
         self._running = 0
         self.batches = 0  # counters, for the benchmark and the curious
         self.items = 0
+        self.busy_seconds = 0.0  # summed wall time of batches
+        self._reported = 0
 
     def submit(self, item: T) -> R:
         slot: _Slot[T] = _Slot(item)
@@ -70,6 +74,7 @@ class GroupCommit(Generic[T, R]):
                 for taken in batch:
                     taken.taken = True
             results: list[object] = [_ALONE] * len(batch)
+            started = time.perf_counter()
             try:
                 answered: list[object] = list(self._batch([s.item for s in batch]))
                 if len(answered) == len(batch):
@@ -85,8 +90,21 @@ class GroupCommit(Generic[T, R]):
                         s.result, s.done = result, True
                     self.batches += 1
                     self.items += len(batch)
+                    self.busy_seconds += time.perf_counter() - started
                     self._running -= 1
                     self._cv.notify_all()
+                    report = self.items - self._reported >= REPORT_EVERY
+                    if report:
+                        self._reported = self.items
+                if report:
+                    logger.info(
+                        "group commit %s: %d items in %d batches (mean %.1f), mean batch %.1f ms",
+                        getattr(self._batch, "__name__", "batch"),
+                        self.items,
+                        self.batches,
+                        self.items / self.batches,
+                        1000 * self.busy_seconds / self.batches,
+                    )
         if slot.result is _ALONE:
             return self._batch([item])[0]  # its exception, if any, is this caller's
         return slot.result  # type: ignore[return-value]

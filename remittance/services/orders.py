@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from config.db import objs_insert
 from config.errors import DomainError, InvalidSignature, NotFound
+from institutions.idempotency import Claim, Replay, claims_resolve, claims_store
 from institutions.models import Institution
 from institutions.money import Money, rate_str
 from institutions.services_webhooks import webhook_events_publish
@@ -279,9 +280,11 @@ class SubmitRequest:
     signed: SignedStatement | None = None
     customer: Customer | None = None
     recipient: Recipient | None = None
+    claim: Claim | None = None  # the API request's Idempotency-Key, claimed in the batch
 
 
 SubmitResult = RemittanceOrder | DomainError
+SubmitAnswer = RemittanceOrder | DomainError | Replay  # Replay: for a claim seen before
 
 
 def _limits_usage(sender_refs: set[str]) -> dict[str, tuple[int, int]]:
@@ -380,9 +383,10 @@ def order_submit(
     return result
 
 
-def order_submit_grouped(request: SubmitRequest) -> RemittanceOrder:
+def order_submit_grouped(request: SubmitRequest) -> RemittanceOrder | Replay:
     """`order_submit` for request handlers: concurrent submits of this process share one
-    `orders_submit` batch (group commit, remittance/batching.py). Same answers, same errors."""
+    `orders_submit` batch (group commit, remittance/batching.py). Same answers, same errors;
+    a request whose Idempotency-Key answered before gets that answer back (Replay)."""
     result = _submit_group.submit(request)
     if isinstance(result, DomainError):
         raise result
@@ -393,8 +397,9 @@ class _NothingSubmitted(Exception):
     """Rolls the batch's transaction back when no order in it was created (so a refused
     submit writes nothing, not even its screening's access-log rows)."""
 
-    def __init__(self, results: Sequence[SubmitResult | None]) -> None:
+    def __init__(self, results: Sequence[SubmitAnswer | None], keyed: Sequence[int] = ()) -> None:
         self.results = list(results)
+        self.keyed = list(keyed)  # requests whose Idempotency-Keys are still to be stored
 
 
 class _Redo(Exception):
@@ -405,7 +410,7 @@ class _Redo(Exception):
         self.refused = refused
 
 
-def orders_submit(requests: Sequence[SubmitRequest]) -> list[SubmitResult]:
+def orders_submit(requests: Sequence[SubmitRequest]) -> list[SubmitAnswer]:
     """Submit many orders in one transaction: one result per request, in order — the order
     (created, or the stored one for a retried order id) or the DomainError refusing it.
     Each request is checked exactly as if it were alone, after the requests before it in the
@@ -428,15 +433,22 @@ def orders_submit(requests: Sequence[SubmitRequest]) -> list[SubmitResult]:
     return _orders_submit_retrying(list(requests))
 
 
-def _orders_submit_retrying(requests: list[SubmitRequest]) -> list[SubmitResult]:
+def _orders_submit_retrying(requests: list[SubmitRequest]) -> list[SubmitAnswer]:
     refused: dict[int, DomainError] = {}
     collisions = 0
-    results: list[SubmitResult | None]
+    results: list[SubmitAnswer | None]
     while True:
         try:
             results = _orders_submit(requests, refused)
         except _NothingSubmitted as nothing:
             results = nothing.results
+            # the refusals' answers are stored on their own (everything else rolled back);
+            # a key another request stored meanwhile keeps that request's answer
+            with transaction.atomic():
+                claims_store(
+                    [(requests[i].claim, results[i]) for i in nothing.keyed],  # type: ignore[misc]
+                    skip_conflicts=True,
+                )
         except _Redo as redo:
             # raised out of the transaction: everything was rolled back; run the batch again
             # from the start without these requests, so the others are checked as if the
@@ -457,12 +469,18 @@ def _orders_submit_retrying(requests: list[SubmitRequest]) -> list[SubmitResult]
 @transaction.atomic(durable=True)
 def _orders_submit(
     requests: list[SubmitRequest], refused: dict[int, DomainError]
-) -> list[SubmitResult | None]:
+) -> list[SubmitAnswer | None]:
     n = len(requests)
-    results: list[SubmitResult | None] = [refused.get(i) for i in range(n)]
+    results: list[SubmitAnswer | None] = [refused.get(i) for i in range(n)]
+    # Idempotency-Keys first: a key that answered before answers the same again
+    earlier = claims_resolve([None if i in refused else r.claim for i, r in enumerate(requests)])
+    keyed = [i for i, r in enumerate(requests) if r.claim is not None and earlier[i] is None]
     todo: list[int] = []
     for i, r in enumerate(requests):
         if i in refused:
+            continue
+        if earlier[i] is not None:
+            results[i] = earlier[i]
             continue
         if r.signed is None and not r.sending_institution.hosted:
             results[i] = InvalidSignature("send the order.submitted statement you signed")
@@ -569,12 +587,15 @@ def _orders_submit(
         for ok, order in zip(accepted, orders, strict=True):
             results[ok.index] = order
     if not accepted:
-        raise _NothingSubmitted(results)  # type: ignore[arg-type]
+        raise _NothingSubmitted(results, keyed)
+    # each answer commits with its Idempotency-Key, or neither does; a key another request
+    # stored meanwhile raises IntegrityError and the batch runs again (it then replays)
+    claims_store([(requests[i].claim, results[i]) for i in keyed])  # type: ignore[misc]
     return results
 
 
 _OTHER_ORDER = "this order id already names a different order"
-_submit_group: GroupCommit[SubmitRequest, SubmitResult] = GroupCommit(
+_submit_group: GroupCommit[SubmitRequest, SubmitAnswer] = GroupCommit(
     orders_submit, max_batch=64, parallel=settings.ORDER_BATCHES_IN_PARALLEL
 )
 

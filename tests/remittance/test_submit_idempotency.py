@@ -1,0 +1,139 @@
+"""Idempotency-Key on order submits, claimed inside the submit batch's own transaction
+(institutions/idempotency.py `Claim`): the key's record commits with the order or not at all,
+a refusal is stored and replayed like a success, and concurrent requests with one key get one
+order between them."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import pytest
+from django.db import connection
+
+from institutions.idempotency import Claim, IdempotencyRecord, Replay
+from ledger.models import Account
+from remittance.models import RemittanceOrder
+from remittance.services.orders import orders_submit
+from tests.conftest import requires_postgres
+
+from .test_orders_api import balance, order_body, post, quote
+from .test_submit_batch import partner_quote, partner_request
+
+ORDERS = "/api/v1/orders"
+
+
+@pytest.mark.django_db
+def test_a_refused_submit_is_stored_and_replayed_even_after_its_cause_is_gone(corridor):
+    partner = corridor.network.partner
+    Account.objects.filter(code="prefund:PARTNER-MY:MYR").update(
+        debits_must_not_exceed_credits=True, credits_posted=0
+    )
+    body = order_body(corridor, quote(corridor))
+    refused = post(partner, ORDERS, body, key="k-funds")
+    assert refused.status_code == 422 and refused.json()["code"] == "insufficient_funds"
+    record = IdempotencyRecord.objects.get(key="k-funds")
+    assert record.response_status == 422 and record.completed_at is not None
+
+    Account.objects.filter(code="prefund:PARTNER-MY:MYR").update(credits_posted=10_000_000)
+    replay = post(partner, ORDERS, body, key="k-funds")
+    assert replay.status_code == 422 and replay["Idempotent-Replayed"] == "true"
+    assert replay["content-type"].startswith("application/problem+json")
+    assert replay.json() == refused.json()
+    # a new key is a new request: judged again, and now it goes through
+    assert post(partner, ORDERS, body, key="k-funds-2").status_code == 201
+    assert RemittanceOrder.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_submit_stores_its_key_with_the_order_it_created(corridor):
+    partner = corridor.network.partner
+    first = post(partner, ORDERS, order_body(corridor, quote(corridor)), key="k-ok")
+    assert first.status_code == 201
+    record = IdempotencyRecord.objects.get(key="k-ok")
+    assert (record.actor, record.response_status) == ("institution:PARTNER-MY", 201)
+    assert record.response_body == first.json()
+
+
+@pytest.mark.django_db
+def test_one_key_twice_in_one_batch_runs_the_first_only(corridor):
+    def claim(body: str) -> Claim:
+        return Claim(
+            actor="institution:PARTNER-MY",
+            key="same",
+            request_hash=body,
+            respond=lambda result: (201, {"id": str(getattr(result, "pk", ""))}),
+        )
+
+    one = partner_request(corridor, partner_quote(corridor))
+    other = partner_request(corridor, partner_quote(corridor))
+    retry = partner_request(corridor, partner_quote(corridor))
+    answers = orders_submit(
+        [
+            replace(one, claim=claim("a")),
+            replace(other, claim=claim("b")),
+            replace(retry, claim=claim("a")),
+        ]
+    )
+    assert isinstance(answers[0], RemittanceOrder)
+    assert getattr(answers[1], "code", None) == "idempotency_key_reused"
+    assert getattr(answers[2], "code", None) == "request_in_progress"
+    assert RemittanceOrder.objects.count() == 1
+    # the same key afterwards answers what the first got
+    again = orders_submit([replace(retry, claim=claim("a"))])[0]
+    assert isinstance(again, Replay) and again.body == {"id": str(answers[0].pk)}
+    assert RemittanceOrder.objects.count() == 1
+
+
+@requires_postgres
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_with_one_key_make_one_order(corridor):
+    """Real threads through the API (each its own connection, through the group commit):
+    the same body under one key from 6 threads, and 6 different bodies under another key.
+    One order per key; the others replay it or are told the key is taken."""
+    partner = corridor.network.partner
+    same_body = order_body(corridor, quote(corridor))
+    other_bodies = [order_body(corridor, quote(corridor)) for _ in range(6)]
+    statuses: dict[str, list[tuple[int, str]]] = {"same": [], "other": []}
+    lock = threading.Lock()
+    start = threading.Barrier(12)
+
+    def send(label: str, body: dict, key: str) -> None:
+        try:
+            start.wait()
+            response = post(partner, ORDERS, body, key=key)
+            if response.status_code >= 400:
+                outcome = response.json()["code"]
+            else:
+                outcome = "replayed" if response.has_header("Idempotent-Replayed") else "created"
+            with lock:
+                statuses[label].append((response.status_code, outcome))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=("same", same_body, "k-same")) for _ in range(6)]
+    threads += [threading.Thread(target=send, args=("other", b, "k-other")) for b in other_bodies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    same_orders = RemittanceOrder.objects.filter(pk=same_body["order_id"]).count()
+    other_orders = RemittanceOrder.objects.filter(
+        pk__in=[b["order_id"] for b in other_bodies]
+    ).count()
+    assert (same_orders, other_orders) == (1, 1)
+    # the same body: every answer is the order (created once, replayed) or "in progress"
+    assert all(
+        status == 201 or (status == 409 and code == "request_in_progress")
+        for status, code in statuses["same"]
+    ), statuses["same"]
+    assert sum(1 for status, _ in statuses["same"] if status == 201) >= 1
+    # other bodies under one key: one created, the rest refused with a 409
+    created = [s for s, _ in statuses["other"] if s == 201]
+    assert len(created) == 1, statuses["other"]
+    assert all(s == 409 for s, _ in statuses["other"] if s != 201), statuses["other"]
+    assert IdempotencyRecord.objects.filter(key__in=["k-same", "k-other"]).count() == 2
+    two_orders_reserved = 10_000_000, 2 * 101_000
+    assert balance("prefund:PARTNER-MY:MYR") == two_orders_reserved
