@@ -30,6 +30,19 @@ def _order_created(result: Any) -> tuple[int, Any]:
     return 201, s.order_out(result)
 
 
+def _order_answered(result: Any) -> tuple[int, Any]:
+    """What an accept or credit answered, as its Idempotency-Key stores it."""
+    if isinstance(result, DomainError):
+        return problem_body(result)
+    return 200, s.order_out(result)
+
+
+def _answer_response(result: Any) -> Response:
+    if isinstance(result, Replay):
+        return result.response()
+    return Response(s.order_out(result))
+
+
 def _signed(data: dict[str, Any]) -> order_services.SignedStatement:
     return order_services.SignedStatement.from_request(data["statement"], data["signature"])
 
@@ -113,16 +126,20 @@ class OrderAcceptApi(_OrderStepApi):
         request=s.SignedIn,
         responses=s.OrderOut,
     )
-    @idempotent
+    @idempotent_in_service
     def post(self, request: Request, order_id: str) -> Response:
         pk = self._order_id(order_id)
         data = _valid(s.SignedIn, request.data)
-        order = order_services.order_answer_grouped(
+        result = order_services.order_answer_grouped(
             order_services.AnswerRequest(
-                step="accept", institution=request.user, order_id=pk, signed=_signed(data)
+                step="accept",
+                institution=request.user,
+                order_id=pk,
+                signed=_signed(data),
+                claim=request.idempotency_claim(_order_answered),  # type: ignore[attr-defined]
             )
         )
-        return Response(s.order_out(order))
+        return _answer_response(result)
 
 
 class OrderRejectApi(_OrderStepApi):
@@ -150,11 +167,11 @@ class OrderCreditApi(_OrderStepApi):
         request=s.CreditIn,
         responses=s.OrderOut,
     )
-    @idempotent
+    @idempotent_in_service
     def post(self, request: Request, order_id: str) -> Response:
         pk = self._order_id(order_id)
         data = _valid(s.CreditIn, request.data)
-        order = order_services.order_answer_grouped(
+        result = order_services.order_answer_grouped(
             order_services.AnswerRequest(
                 step="credit",
                 institution=request.user,
@@ -162,6 +179,7 @@ class OrderCreditApi(_OrderStepApi):
                 signed=_signed(data),
                 payout_reference=data["payout_reference"],
                 receive_amount=data["receive_amount"],
+                claim=request.idempotency_claim(_order_answered),  # type: ignore[attr-defined]
             )
         )
-        return Response(s.order_out(order))
+        return _answer_response(result)

@@ -507,9 +507,19 @@ def _orders_submit(
         .filter(pk__in=quote_ids)
         .order_by("pk")
     }
-    used_quotes = set(
-        RemittanceOrder.objects.filter(quote_id__in=quote_ids).values_list("quote_id", flat=True)
+    holders = dict(
+        RemittanceOrder.objects.filter(quote_id__in=quote_ids).values_list("quote_id", "id")
     )
+    # an order committed between the read of retried ids above and the quote lock: a retry
+    # racing its own first attempt (another batch, another process) answers that order
+    raced = [i for i in fresh if holders.get(requests[i].quote_id) == requests[i].order_id]
+    if raced:
+        committed = RemittanceOrder.objects.in_bulk([requests[i].order_id for i in raced])
+        for i in raced:
+            stored = committed[requests[i].order_id]
+            results[i] = stored if _same_order(stored, requests[i]) else QuoteUsed(_OTHER_ORDER)
+        fresh = [i for i in fresh if i not in raced]
+    used_quotes = set(holders)
     # One sender's submits run one at a time from here, so two cannot both pass the limits.
     senders = kyc_selectors.kyc_records_get(
         kyc_refs={requests[i].sender_kyc_ref for i in fresh}, lock=True
@@ -920,6 +930,7 @@ class AnswerRequest:
     signed: SignedStatement | None
     payout_reference: str = ""
     receive_amount: Money | None = None
+    claim: Claim | None = None  # the API request's Idempotency-Key, claimed in the batch
 
 
 def order_accept(
@@ -961,16 +972,17 @@ def _one_answer(request: AnswerRequest) -> RemittanceOrder:
     return result
 
 
-def order_answer_grouped(request: AnswerRequest) -> RemittanceOrder:
+def order_answer_grouped(request: AnswerRequest) -> RemittanceOrder | Replay:
     """`order_accept` / `order_credit` for request handlers: concurrent answers of this process
-    share one `orders_answer` batch (group commit). Same answers, same errors."""
+    share one `orders_answer` batch (group commit). Same answers, same errors; a request whose
+    Idempotency-Key answered before gets that answer back (Replay)."""
     result = _answer_group.submit(request)
     if isinstance(result, DomainError):
         raise result
     return result
 
 
-def orders_answer(requests: Sequence[AnswerRequest]) -> list[SubmitResult]:
+def orders_answer(requests: Sequence[AnswerRequest]) -> list[SubmitAnswer]:
     """Accepts and credits of many orders in one transaction: one result per request, in
     order — the order, or the DomainError refusing that request alone. Each request sees the
     effect of the ones before it (a repeated accept in the same batch is a 409, as it would be
@@ -980,17 +992,30 @@ def orders_answer(requests: Sequence[AnswerRequest]) -> list[SubmitResult]:
     and webhooks are written in one query each; all credits' money moves in one ledger call
     (post the reservation, book the fee, pay out), last. If the ledger refuses a credit's
     leg, the whole transaction rolls back and the batch runs again without that request,
-    which gets the ledger's refusal."""
+    which gets the ledger's refusal. Idempotency-Keys (`claim`) are read first and stored
+    with the answers, as in `orders_submit`."""
     if not requests:
         return []
     refused: dict[int, DomainError] = {}
+    collisions = 0
     while True:
         try:
             return _orders_answer(list(requests), refused)
         except _NothingSubmitted as nothing:
-            return nothing.results
+            with transaction.atomic():
+                claims_store(
+                    [(requests[i].claim, nothing.results[i]) for i in nothing.keyed],  # type: ignore[misc]
+                    skip_conflicts=True,
+                )
+            return nothing.results  # type: ignore[return-value]
         except _Redo as redo:  # raised out of the transaction: everything was rolled back
             refused.update(redo.refused)
+        except IntegrityError:
+            # another request stored one of these Idempotency-Keys after we looked: run
+            # again, and its answer is replayed
+            collisions += 1
+            if collisions > 3:
+                raise
 
 
 @dataclass
@@ -1007,9 +1032,14 @@ class _Answered:
 @transaction.atomic(durable=True)
 def _orders_answer(
     requests: list[AnswerRequest], refused: dict[int, DomainError]
-) -> list[SubmitResult]:
-    results: list[SubmitResult | None] = [refused.get(i) for i in range(len(requests))]
-    live = [i for i in range(len(requests)) if i not in refused]
+) -> list[SubmitAnswer]:
+    results: list[SubmitAnswer | None] = [refused.get(i) for i in range(len(requests))]
+    earlier = claims_resolve([None if i in refused else r.claim for i, r in enumerate(requests)])
+    keyed = [i for i, r in enumerate(requests) if r.claim is not None and earlier[i] is None]
+    for i, answer in enumerate(earlier):
+        if answer is not None:
+            results[i] = answer
+    live = [i for i in range(len(requests)) if i not in refused and earlier[i] is None]
     orders = {
         o.pk: o
         for o in RemittanceOrder.objects.select_for_update(of=("self",))
@@ -1044,7 +1074,8 @@ def _orders_answer(
         results[a.index] = a.answer
     final = [r for r in results if r is not None]
     if not answered:
-        raise _NothingSubmitted(final)
+        raise _NothingSubmitted(final, keyed)
+    claims_store([(requests[i].claim, results[i]) for i in keyed])  # type: ignore[misc]
     return final
 
 
@@ -1580,6 +1611,6 @@ def orders_mark_settled(*, order_ids: list) -> int:
     return len(orders)
 
 
-_answer_group: GroupCommit[AnswerRequest, SubmitResult] = GroupCommit(
+_answer_group: GroupCommit[AnswerRequest, SubmitAnswer] = GroupCommit(
     orders_answer, max_batch=64, parallel=settings.ORDER_BATCHES_IN_PARALLEL
 )

@@ -1,4 +1,4 @@
-"""Idempotency-Key on order submits, claimed inside the submit batch's own transaction
+"""Idempotency-Key on order submits and answers, claimed inside the batch's own transaction
 (institutions/idempotency.py `Claim`): the key's record commits with the order or not at all,
 a refusal is stored and replayed like a success, and concurrent requests with one key get one
 order between them."""
@@ -6,6 +6,7 @@ order between them."""
 from __future__ import annotations
 
 import threading
+import uuid
 from dataclasses import replace
 
 import pytest
@@ -17,6 +18,7 @@ from remittance.models import RemittanceOrder
 from remittance.services.orders import orders_submit
 from tests.conftest import requires_postgres
 
+from .conftest import signed
 from .test_orders_api import balance, order_body, post, quote
 from .test_submit_batch import partner_quote, partner_request
 
@@ -137,3 +139,66 @@ def test_concurrent_requests_with_one_key_make_one_order(corridor):
     assert IdempotencyRecord.objects.filter(key__in=["k-same", "k-other"]).count() == 2
     two_orders_reserved = 10_000_000, 2 * 101_000
     assert balance("prefund:PARTNER-MY:MYR") == two_orders_reserved
+
+
+@pytest.mark.django_db
+def test_retried_accepts_and_credits_replay_their_first_answer_and_move_money_once(corridor):
+    tmb = corridor.network.tmb
+    q = quote(corridor)
+    order_id = order_body(corridor, q)["order_id"]
+    assert post(corridor.network.partner, ORDERS, order_body(corridor, q, order_id)).status_code
+    accept_body = signed(tmb, "order.accepted", {"order_id": order_id})
+    accept_url = f"{ORDERS}/{order_id}/accept"
+    accepted = post(tmb, accept_url, accept_body, key="acc-1")
+    assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
+
+    credit_fields = {"payout_reference": "EP-9", "receive_amount": q["receive_amount"]}
+    credit_body = {
+        **credit_fields,
+        **signed(tmb, "order.credited", {"order_id": order_id, **credit_fields}),
+    }
+    credit_url = f"{ORDERS}/{order_id}/credit"
+    credited = post(tmb, credit_url, credit_body, key="cred-1")
+    assert credited.status_code == 200 and credited.json()["status"] == "credited"
+    after_credit = balance("position:TMB-PK:PKR")
+
+    again = post(tmb, credit_url, credit_body, key="cred-1")
+    assert again.status_code == 200 and again["Idempotent-Replayed"] == "true"
+    assert again.json() == credited.json()
+    # the first accept's answer, not "already credited": a retry learns what it was told
+    late = post(tmb, accept_url, accept_body, key="acc-1")
+    assert late["Idempotent-Replayed"] == "true" and late.json() == accepted.json()
+    # without the key's record the same credit is a duplicate answer: 409, nothing moves
+    duplicate = post(tmb, credit_url, credit_body, key="cred-2")
+    assert duplicate.status_code == 409
+    assert balance("position:TMB-PK:PKR") == after_credit
+    reused = post(tmb, accept_url, credit_body, key="cred-1")
+    assert reused.status_code in (400, 409)
+    assert IdempotencyRecord.objects.filter(key__in=["acc-1", "cred-1"]).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_retry_that_missed_its_first_attempt_commit_answers_that_order(corridor, monkeypatch):
+    """The first attempt commits between the retry's read of stored order ids and its quote
+    lock (another batch, another process): the retry answers the stored order, not
+    `quote_used`. The interleaving is made deterministic by hiding the order from that read."""
+    request = partner_request(corridor, partner_quote(corridor))
+    [first] = orders_submit([request])
+    real_in_bulk = RemittanceOrder.objects.in_bulk
+    hidden: list[bool] = []
+
+    def in_bulk_before_the_commit(ids, *args, **kwargs):
+        if not hidden:
+            hidden.append(True)
+            return {}
+        return real_in_bulk(ids, *args, **kwargs)
+
+    monkeypatch.setattr(RemittanceOrder.objects, "in_bulk", in_bulk_before_the_commit)
+    [retry] = orders_submit([request])
+    assert hidden, "the interleaving did not happen; the test would prove nothing"
+    assert isinstance(retry, RemittanceOrder) and retry.pk == first.pk
+    other = replace(request, order_id=uuid.uuid4())  # the same quote for another order
+    hidden.clear()
+    [refused] = orders_submit([other])
+    assert getattr(refused, "code", None) == "quote_used"
+    assert RemittanceOrder.objects.count() == 1
