@@ -37,7 +37,7 @@ from pathlib import Path
 import httpx
 from _common import ROOT, machine, percentiles, setup_django
 
-HUB_PORT, FLOOR_PORT, SIM_PORT = 8400, 8401, 8100
+HUB_PORT, FLOOR_PORT, SIM_PORT, SENDER_PORT = 8400, 8401, 8100, 8101
 VAR = ROOT / "var" / "bench-orders"
 
 
@@ -227,6 +227,29 @@ def main() -> None:
             env,
             "simulator.log",
         ),
+        # PARTNER-MY's own webhook receiver (order.accepted / order.credited are sent to the
+        # sending bank): with nobody listening every such delivery fails and is retried,
+        # which is no bank's steady state
+        _spawn(
+            [
+                py,
+                "-m",
+                "partner_sdk.simulator",
+                "--institution",
+                "PARTNER-MY",
+                "--port",
+                str(SENDER_PORT),
+                "--credentials",
+                str(VAR / "demo" / "PARTNER-MY.json"),
+                "--no-kyc-check",
+                "--log-level",
+                "WARNING",
+                "--book",
+                str(VAR / "partner-book.json"),
+            ],
+            env,
+            "sender.log",
+        ),
         _spawn(
             [
                 str(bindir / "gunicorn"),
@@ -249,6 +272,7 @@ def main() -> None:
     try:
         _wait_http(f"http://127.0.0.1:{HUB_PORT}/healthz")
         _wait_http(f"http://127.0.0.1:{SIM_PORT}/healthz")
+        _wait_http(f"http://127.0.0.1:{SENDER_PORT}/healthz")
         _wait_http(f"http://127.0.0.1:{FLOOR_PORT}/floor")
         results = _measure(args)
     finally:
@@ -298,6 +322,8 @@ def _cpu() -> dict[str, float]:
             part = "floor (gunicorn)"
         elif "celery" in cmdline:
             part = "celery worker"
+        elif "partner_sdk.simulator" in cmdline and "PARTNER-MY" in cmdline:
+            part = "sender's webhook receiver"
         elif "partner_sdk.simulator" in cmdline:
             part = "simulator"
         elif int(pid) == os.getpid():

@@ -1,6 +1,7 @@
-"""`orders_submit` in process, by batch size: what one batch of partner submits costs the hub
-(CPU of the web process and its round trips to PostgreSQL), without HTTP. Prints ms per
-batch, ms per order and queries per batch, and the machine; not a test.
+"""`orders_submit` and `orders_answer` in process, by batch size: what one batch of partner
+submits, and of the receiving bank's accepts and credits, costs the hub (CPU of the web
+process and its round trips to PostgreSQL), without HTTP. Prints ms per batch, ms per order
+and queries per batch, and the machine; not a test.
 
     .venv/bin/python bench/bench_submit_batch.py [--sizes 1,8,32,64] [--rounds 5] [--profile 32]
 
@@ -49,7 +50,13 @@ def main() -> None:
     from institutions.money import Money
     from partner_sdk.wire import format_time, make_statement, sign_statement
     from remittance.demo import demo_beneficiary, demo_sender
-    from remittance.services.orders import SignedStatement, SubmitRequest, orders_submit
+    from remittance.services.orders import (
+        AnswerRequest,
+        SignedStatement,
+        SubmitRequest,
+        orders_answer,
+        orders_submit,
+    )
     from remittance.services.quotes import quote_create
 
     with open(os.devnull, "w") as quiet:
@@ -57,6 +64,33 @@ def main() -> None:
     creds = json.loads((VAR / "demo" / "PARTNER-MY.json").read_text())
     key = Ed25519PrivateKey.from_private_bytes(base64.b64decode(creds["signing_key"]))
     partner = Institution.objects.get(code="PARTNER-MY")
+    tmb_creds = json.loads((VAR / "demo" / "TMB-PK.json").read_text())
+    tmb_key = Ed25519PrivateKey.from_private_bytes(base64.b64decode(tmb_creds["signing_key"]))
+    tmb = Institution.objects.get(code="TMB-PK")
+
+    def answer(order, step: str) -> AnswerRequest:
+        facts: dict = {"order_id": str(order.pk)}
+        amount = Money.from_minor(order.receive_minor, order.receive_currency)
+        if step == "credit":
+            facts.update(
+                payout_reference=f"EP-{str(order.pk)[:8]}", receive_amount=amount.to_wire()
+            )
+        statement = make_statement(
+            kind="order.accepted" if step == "accept" else "order.credited",
+            at=format_time(order.created_at),
+            signer="TMB-PK",
+            key_id=tmb_creds["key_id"],
+            body=facts,
+        )
+        return AnswerRequest(
+            step=step,
+            institution=tmb,
+            order_id=order.pk,
+            signed=SignedStatement(statement, sign_statement(tmb_key, statement)),
+            payout_reference=facts.get("payout_reference", ""),
+            receive_amount=amount if step == "credit" else None,
+        )
+
     people = [
         (
             demo_sender(owner=partner, index=i).kyc_ref,
@@ -106,7 +140,8 @@ def main() -> None:
         return out
 
     orders_submit(requests(4))  # warm caches (keys, accounts)
-    results = {}
+    results: dict = {}
+    submitted: list[list] = []
     for size in sizes:
         timings, queries = [], 0
         for _ in range(args.rounds):
@@ -115,6 +150,7 @@ def main() -> None:
                 start = time.perf_counter()
                 answers = orders_submit(batch)
                 timings.append(time.perf_counter() - start)
+            submitted.append(answers)
             queries = len(captured)
             if args.queries and _ == 0:
                 for q in captured.captured_queries:
@@ -125,9 +161,28 @@ def main() -> None:
         best = sorted(timings)[len(timings) // 2] * 1000
         results[size] = best
         print(
-            f"  batch of {size:3d}: {best:7.1f} ms per batch, {best / size:5.2f} ms per order, "
-            f"{queries} queries"
+            f"  submit, batch of {size:3d}: {best:7.1f} ms per batch, {best / size:5.2f} ms "
+            f"per order, {queries} queries"
         )
+        for step in ("accept", "credit"):
+            step_timings = []
+            for orders in submitted[-args.rounds :]:
+                with CaptureQueriesContext(connection) as captured:
+                    start = time.perf_counter()
+                    answers = orders_answer([answer(o, step) for o in orders])
+                    step_timings.append(time.perf_counter() - start)
+                bad = [a for a in answers if isinstance(a, Exception)]
+                if bad:
+                    sys.exit(f"{step} refused: {bad[0]!r}")
+                if args.queries and step == "credit" and len(step_timings) == 1:
+                    for q in captured.captured_queries:
+                        print(f"    {float(q['time']) * 1000:5.1f} ms  {q['sql'][:150]}")
+            median = sorted(step_timings)[len(step_timings) // 2] * 1000
+            results[f"{step}_{size}"] = median
+            print(
+                f"  {step}, batch of {size:3d}: {median:7.1f} ms per batch, "
+                f"{median / size:5.2f} ms per order, {len(captured)} queries"
+            )
     if args.profile:
         batch = requests(args.profile)
         profiler = cProfile.Profile()

@@ -17,6 +17,13 @@ def on_order_credited(*, order: Any, **_: Any) -> None:
     window_order_record(order=order)
 
 
+def on_orders_credited(*, orders: Any, **_: Any) -> None:
+    """Inside the credit batch's transaction: its orders join their corridors' windows."""
+    from settlement.services.windows import window_orders_record
+
+    window_orders_record(orders=orders)
+
+
 def on_ledger_integrated(*, first_seq: int, last_seq: int, **_: Any) -> None:
     """After a log batch committed: reconcile what it touched, in a worker."""
     from settlement.tasks import reconcile_entries
@@ -26,4 +33,5 @@ def on_ledger_integrated(*, first_seq: int, last_seq: int, **_: Any) -> None:
 
 def connect() -> None:
     events.subscribe("order.credited", on_order_credited)
+    events.subscribe("orders.credited", on_orders_credited)
     events.subscribe("ledger.integrated", on_ledger_integrated)

@@ -296,6 +296,8 @@ CELERY_BEAT_SCHEDULE["settlement-reconciliation-sweep"] = {
 CELERY_DB_REUSE_MAX = 1_000_000
 
 # Group commit (remittance/batching.py): how many order batches one web process may run at
-# once. 2 overlaps one batch's database waits with the next batch's checks; their locks are
-# taken in one global order (quotes, senders' KYC records, liquidity limit, accounts).
-ORDER_BATCHES_IN_PARALLEL = int(env("ORDER_BATCHES_IN_PARALLEL", "2") or 2)
+# once. 1 (measured best on 2 cores: bench/bench_orders.py): every waiting request joins the
+# next batch, and batches of ~10–30 cost a fraction per order of batches of a few; more web
+# processes, not more batches per process, are what use more cores. Batches of different
+# processes lock in one global order (quotes, senders' KYC records, liquidity limit, accounts).
+ORDER_BATCHES_IN_PARALLEL = int(env("ORDER_BATCHES_IN_PARALLEL", "1") or 1)

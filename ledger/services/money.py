@@ -326,7 +326,7 @@ class TransferRefused(DomainError):
 # --- transfers: the one path ----------------------------------------------------------------
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # the optimistic attempt below has its own savepoint
 def transfers_create(
     *,
     transfers: Sequence[TransferSpec],

@@ -1200,13 +1200,10 @@ def _answers_write(answered: list[_Answered]) -> None:
         ]
     )
     credits = [a for a in answered if a.kind == "order.credited"]
-    # settlement's aggregate rows are upserted (and locked) per credit: in one order across
-    # concurrent batches (stripe = order id mod N, then the id), so two batches cannot deadlock
-    for a in sorted(
-        credits,
-        key=lambda a: (a.order.pk.int % max(1, settings.SETTLEMENT_AGGREGATE_STRIPES), a.order.pk),
-    ):
-        _on_credited(a.order)
+    if credits:
+        # settlement: the batch's credited orders join their windows in one call (its
+        # aggregate rows are upserted in key order: concurrent batches cannot deadlock)
+        _on_credited([a.order for a in credits])
     if credits:
         _credits_move(credits)
 
@@ -1323,11 +1320,11 @@ def order_reject(
     return order
 
 
-def _on_credited(order: RemittanceOrder) -> None:
-    """Hook for settlement (windows aggregate credited orders)."""
+def _on_credited(orders: list[RemittanceOrder]) -> None:
+    """Hook for settlement (windows aggregate credited orders), once per batch."""
     from institutions import events
 
-    events.emit("order.credited", order=order)
+    events.emit("orders.credited", orders=orders)
 
 
 def _answer(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Any
@@ -122,36 +123,54 @@ def window_order_record(*, order: Any) -> WindowOrder | None:
     """Put a credited order in its corridor's current window and add it to the window's running
     totals. Runs inside the credit transaction (the `order.credited` hook), so the order is in a
     window if and only if it is credited. A repeated call for the same order changes nothing
-    (returns None). Three statements: the SHARE lock, the insert, the aggregate upsert."""
-    corridor_id = _corridor_id(order)
+    (returns None). A batch of one: see `window_orders_record`."""
+    added = window_orders_record(orders=[order])
+    return added[0] if added else None
+
+
+def window_orders_record(*, orders: Sequence[Any]) -> list[WindowOrder]:
+    """`window_order_record` for the credited orders of one batch (the `orders.credited` hook):
+    one SHARE lock per corridor's current window, one INSERT of the window rows, one upsert of
+    the running totals — whatever the batch size. Orders already in a window change nothing.
+    The totals are summed per aggregate row first and upserted in key order, so concurrent
+    batches lock aggregate rows in one order (no deadlock). Returns the entries added."""
+    if not orders:
+        return []
     now = timezone.now()
-    window_id = None
-    for _ in range(10):
-        window_id = current_window_share_lock(corridor_id=corridor_id)
-        if window_id is not None:
-            break
-        _window_open_first(corridor_id, now)
-    if window_id is None:
-        raise DomainError("could not find the corridor's current settlement window")
-    entry = WindowOrder(
-        order_id=order.id,
-        window_id=window_id,
-        sending_institution_id=order.sending_institution.pk,
-        receiving_institution_id=order.receiving_institution.pk,
-        send_currency=order.send_currency,
-        send_minor=order.send_minor,
-        fee_minor=order.fee_minor,
-        receive_currency=order.receive_currency,
-        receive_minor=order.receive_minor,
-        rate=order.rate,
-        payout_reference=order.payout_reference or "",
-        credited_at=order.credited_at or now,
-        recon_status=ReconStatus.PENDING,
-    )
-    if not _window_order_insert(entry):
-        return None
-    _aggregate_add(entry)
-    return entry
+    corridor_of = {order.id: _corridor_id(order) for order in orders}
+    window_of: dict[int, int] = {}
+    for corridor_id in sorted(set(corridor_of.values())):
+        window_id = None
+        for _ in range(10):
+            window_id = current_window_share_lock(corridor_id=corridor_id)
+            if window_id is not None:
+                break
+            _window_open_first(corridor_id, now)
+        if window_id is None:
+            raise DomainError("could not find the corridor's current settlement window")
+        window_of[corridor_id] = window_id
+    entries = [
+        WindowOrder(
+            order_id=order.id,
+            window_id=window_of[corridor_of[order.id]],
+            sending_institution_id=order.sending_institution.pk,
+            receiving_institution_id=order.receiving_institution.pk,
+            send_currency=order.send_currency,
+            send_minor=order.send_minor,
+            fee_minor=order.fee_minor,
+            receive_currency=order.receive_currency,
+            receive_minor=order.receive_minor,
+            rate=order.rate,
+            payout_reference=order.payout_reference or "",
+            credited_at=order.credited_at or now,
+            recon_status=ReconStatus.PENDING,
+        )
+        for order in orders
+    ]
+    inserted = _window_orders_insert(entries)
+    added = [entry for entry in entries if entry.order_id in inserted]
+    _aggregates_add(added)
+    return added
 
 
 _WINDOW_ORDER_COLUMNS = (
@@ -171,53 +190,65 @@ _WINDOW_ORDER_COLUMNS = (
 )
 
 
-def _window_order_insert(entry: WindowOrder) -> bool:
-    """INSERT … ON CONFLICT (order_id) DO NOTHING; False if the order was already in a window."""
+def _window_orders_insert(entries: list[WindowOrder]) -> set[uuid.UUID]:
+    """INSERT … ON CONFLICT (order_id) DO NOTHING; the ids of the orders that were not in a
+    window yet."""
     table = WindowOrder._meta.db_table
     fields: list[Any] = [WindowOrder._meta.get_field(name) for name in _WINDOW_ORDER_COLUMNS]
-    values = [
-        field.get_db_prep_save(getattr(entry, name), connection)
-        for field, name in zip(fields, _WINDOW_ORDER_COLUMNS, strict=True)
-    ]
-    marks = ", ".join(["%s"] * len(values))
+    values: list[Any] = []
+    for entry in entries:
+        values.extend(
+            field.get_db_prep_save(getattr(entry, name), connection)
+            for field, name in zip(fields, _WINDOW_ORDER_COLUMNS, strict=True)
+        )
+    row = "(" + ", ".join(["%s"] * len(_WINDOW_ORDER_COLUMNS)) + ")"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} ({', '.join(_WINDOW_ORDER_COLUMNS)}) VALUES ({marks}) "  # noqa: S608
-            "ON CONFLICT (order_id) DO NOTHING",
+            f"INSERT INTO {table} ({', '.join(_WINDOW_ORDER_COLUMNS)}) VALUES "  # noqa: S608
+            + ", ".join([row] * len(entries))
+            + " ON CONFLICT (order_id) DO NOTHING RETURNING order_id",
             values,
         )
-        return cursor.rowcount == 1
+        return {uuid.UUID(str(order_id)) for (order_id,) in cursor.fetchall()}
 
 
-def _aggregate_add(entry: WindowOrder) -> None:
+def _aggregates_add(entries: list[WindowOrder]) -> None:
+    if not entries:
+        return
     table = WindowAggregate._meta.db_table
-    stripe = entry.order_id.int % max(1, int(settings.SETTLEMENT_AGGREGATE_STRIPES))
+    stripes = max(1, int(settings.SETTLEMENT_AGGREGATE_STRIPES))
+    totals: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for entry in entries:
+        key = (
+            entry.window_id,
+            entry.sending_institution_id,
+            entry.receiving_institution_id,
+            entry.send_currency,
+            entry.receive_currency,
+            entry.order_id.int % stripes,
+        )
+        total = totals[key]
+        total[0] += 1
+        total[1] += entry.send_minor
+        total[2] += entry.fee_minor
+        total[3] += entry.receive_minor
+    values: list[Any] = []
+    for key in sorted(totals):
+        values.extend((*key, *totals[key]))
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(totals))
     sql = (
         f"INSERT INTO {table} (window_id, sending_institution_id, receiving_institution_id, "  # noqa: S608
         "send_currency, receive_currency, stripe, order_count, send_minor, fee_minor, "
-        "receive_minor) VALUES (%s, %s, %s, %s, %s, %s, 1, %s, %s, %s) "
+        f"receive_minor) VALUES {rows} "
         "ON CONFLICT (window_id, sending_institution_id, receiving_institution_id, "
         "send_currency, receive_currency, stripe) DO UPDATE SET "
-        f"order_count = {table}.order_count + 1, "
+        f"order_count = {table}.order_count + excluded.order_count, "
         f"send_minor = {table}.send_minor + excluded.send_minor, "
         f"fee_minor = {table}.fee_minor + excluded.fee_minor, "
         f"receive_minor = {table}.receive_minor + excluded.receive_minor"
     )
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [
-                entry.window_id,
-                entry.sending_institution_id,
-                entry.receiving_institution_id,
-                entry.send_currency,
-                entry.receive_currency,
-                stripe,
-                entry.send_minor,
-                entry.fee_minor,
-                entry.receive_minor,
-            ],
-        )
+        cursor.execute(sql, values)
 
 
 def window_current(*, corridor: Corridor) -> SettlementWindow:

@@ -19,6 +19,7 @@ from settlement.models import (
     NetPosition,
     Obligation,
     SettlementWindow,
+    WindowAggregate,
     WindowOrder,
     WindowStatus,
 )
@@ -248,3 +249,48 @@ def test_beat_closes_due_windows_with_orders_only(corridor, settings):
     windows.window_close(window_id=empty.pk)
     empty.refresh_from_db()
     assert empty.status == WindowStatus.CLOSED
+
+
+def test_a_batch_of_credits_joins_the_window_once_each_with_exact_totals(
+    network, my_pk, second_receiver
+):
+    """`window_orders_record` (a credit batch's hook): every order once, the running totals
+    equal to the sum of the orders per aggregate row (one upsert for many orders of a
+    stripe), and recording the same orders again changes nothing."""
+    sender = network.partner.institution
+    receivers = [network.tmb.institution, second_receiver]
+    orders = [
+        FakeOrder(
+            sending_institution=sender,
+            receiving_institution=receivers[n % len(receivers)],
+            send_minor=10_000 + n,
+            fee_minor=100 + n,
+            receive_minor=630_000 + n,
+            rate=Decimal("63.0"),
+            corridor_id=my_pk.pk,
+        )
+        for n in range(24)
+    ]
+    added = windows.window_orders_record(orders=orders)
+    assert len(added) == 24
+    assert windows.window_orders_record(orders=orders[:5]) == []  # again: nothing changes
+    rows = WindowOrder.objects.filter(order_id__in=[o.id for o in orders])
+    assert rows.count() == 24 and {r.window_id for r in rows} == {current().pk}
+    by_pair: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for aggregate in WindowAggregate.objects.filter(window=current()):
+        pair = by_pair[(aggregate.sending_institution_id, aggregate.receiving_institution_id)]
+        for n, value in enumerate(
+            (
+                aggregate.order_count,
+                aggregate.send_minor,
+                aggregate.fee_minor,
+                aggregate.receive_minor,
+            )
+        ):
+            pair[n] += value
+    expected: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for o in orders:
+        pair = expected[(o.sending_institution.pk, o.receiving_institution.pk)]
+        for n, value in enumerate((1, o.send_minor, o.fee_minor, o.receive_minor)):
+            pair[n] += value
+    assert by_pair == expected
