@@ -13,6 +13,12 @@ with the log integrator; (5) the bare DRF-insert floor with the same concurrency
 shows. Each burst prints the cores each part of the stack used (hub, Celery worker, simulator,
 PostgreSQL, load generator), from /proc.
 
+The load generator posts pre-signed bodies (signed with partner_sdk before each burst, as the
+bank's own CPU would) over one keep-alive http.client connection per client thread: it
+shares the two cores with what it measures, and httpx cost it several times the CPU. The same
+generator drives the floor. PARTNER-MY's webhook receiver (a simulator process) runs too:
+sending banks are told of accepts and credits.
+
 The hub runs 2 gunicorn workers × 32 threads by default (concurrent submits and answers of one
 process share a group commit, so threads are what feed a batch); 64 clients by default, as a
 partner bank's integration would post in parallel; 2,000 KYC'd senders so that one sender's

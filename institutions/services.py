@@ -148,7 +148,8 @@ def api_credential_authenticate(*, api_key: str) -> ApiCredential | None:
     the whole presented key is the cache key, so only the exact key hits it): every partner
     request authenticates, and the database lookup was ~15 % of the hub's CPU under load. So a
     revocation made in another process takes effect within that many seconds; one made in
-    this process, at once. Each hit gets its own copy of the credential and institution."""
+    this process, at once (a lookup racing the revocation's commit: within the TTL too). Each
+    hit gets its own copy of the credential and institution."""
     if not api_key.startswith(API_KEY_PREFIX):
         return None
     prefix, sep, secret = api_key[len(API_KEY_PREFIX) :].partition("_")
@@ -158,6 +159,7 @@ def api_credential_authenticate(*, api_key: str) -> ApiCredential | None:
     cached = _verified_keys.get(cache_key)
     if cached is not None and cached[0] > time.monotonic():
         return _credential_copy(cached[1])
+    generation = _revocations[0]  # a revocation while we look: do not remember what we read
     credential = (
         ApiCredential.objects.select_related("institution")
         .filter(prefix=prefix, revoked_at__isnull=True)
@@ -171,7 +173,7 @@ def api_credential_authenticate(*, api_key: str) -> ApiCredential | None:
         ApiCredential.objects.filter(pk=credential.pk).update(last_used_at=now)
         credential.last_used_at = now
     ttl = getattr(settings, "API_KEY_CACHE_SECONDS", 0)
-    if ttl > 0:
+    if ttl > 0 and generation == _revocations[0]:
         if len(_verified_keys) >= _VERIFIED_KEYS_MAX:
             _verified_keys.clear()
         _verified_keys[cache_key] = (time.monotonic() + ttl, _credential_copy(credential))
@@ -181,6 +183,7 @@ def api_credential_authenticate(*, api_key: str) -> ApiCredential | None:
 # sha256(presented key) → (monotonic expiry, credential with its institution); per process
 _verified_keys: dict[bytes, tuple[float, ApiCredential]] = {}
 _VERIFIED_KEYS_MAX = 10_000
+_revocations = [0]  # bumped by every revocation in this process
 
 
 def _credential_copy(credential: ApiCredential) -> ApiCredential:
@@ -196,6 +199,7 @@ def api_credential_revoke(*, credential: ApiCredential) -> None:
     ApiCredential.objects.filter(pk=credential.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
+    _revocations[0] += 1
     for cache_key, (_, cached) in list(_verified_keys.items()):
         if cached.pk == credential.pk:
             _verified_keys.pop(cache_key, None)

@@ -402,6 +402,31 @@ class _NothingSubmitted(Exception):
         self.keyed = list(keyed)  # requests whose Idempotency-Keys are still to be stored
 
 
+def _refusals_store(
+    requests: Sequence[SubmitRequest] | Sequence[AnswerRequest], nothing: _NothingSubmitted
+) -> list[SubmitAnswer | None]:
+    """A batch that changed nothing was rolled back whole; its answers are stored with their
+    keys on their own. The keys are read again first, in this transaction: a request with the
+    same key that committed while this batch waited on its locks (a concurrent retry of the
+    same request) answers for it — the caller gets that first answer, not its own late
+    refusal ("already accepted", "quote used")."""
+    results = list(nothing.results)
+    with transaction.atomic():
+        known = claims_resolve([requests[i].claim for i in nothing.keyed])
+        for i, answer in zip(nothing.keyed, known, strict=True):
+            if answer is not None:
+                results[i] = answer
+        claims_store(
+            [
+                (requests[i].claim, results[i])  # type: ignore[misc]
+                for i, answer in zip(nothing.keyed, known, strict=True)
+                if answer is None
+            ],
+            skip_conflicts=True,
+        )
+    return results
+
+
 class _Redo(Exception):
     """Roll the batch's transaction back and run it again without these requests (index →
     the error that refuses each)."""
@@ -441,14 +466,7 @@ def _orders_submit_retrying(requests: list[SubmitRequest]) -> list[SubmitAnswer]
         try:
             results = _orders_submit(requests, refused)
         except _NothingSubmitted as nothing:
-            results = nothing.results
-            # the refusals' answers are stored on their own (everything else rolled back);
-            # a key another request stored meanwhile keeps that request's answer
-            with transaction.atomic():
-                claims_store(
-                    [(requests[i].claim, results[i]) for i in nothing.keyed],  # type: ignore[misc]
-                    skip_conflicts=True,
-                )
+            results = _refusals_store(requests, nothing)
         except _Redo as redo:
             # raised out of the transaction: everything was rolled back; run the batch again
             # from the start without these requests, so the others are checked as if the
@@ -471,16 +489,15 @@ def _orders_submit(
     requests: list[SubmitRequest], refused: dict[int, DomainError]
 ) -> list[SubmitAnswer | None]:
     n = len(requests)
-    results: list[SubmitAnswer | None] = [refused.get(i) for i in range(n)]
-    # Idempotency-Keys first: a key that answered before answers the same again
-    earlier = claims_resolve([None if i in refused else r.claim for i, r in enumerate(requests)])
+    # Idempotency-Keys first, of every request (a refused one's too: its key may have been
+    # stored by another request since, and it still decides for a later one with its key): a
+    # key that answered before answers the same again
+    earlier = claims_resolve([r.claim for r in requests])
     keyed = [i for i, r in enumerate(requests) if r.claim is not None and earlier[i] is None]
+    results: list[SubmitAnswer | None] = [earlier[i] or refused.get(i) for i in range(n)]
     todo: list[int] = []
     for i, r in enumerate(requests):
-        if i in refused:
-            continue
-        if earlier[i] is not None:
-            results[i] = earlier[i]
+        if results[i] is not None:
             continue
         if r.signed is None and not r.sending_institution.hosted:
             results[i] = InvalidSignature("send the order.submitted statement you signed")
@@ -1002,12 +1019,7 @@ def orders_answer(requests: Sequence[AnswerRequest]) -> list[SubmitAnswer]:
         try:
             return _orders_answer(list(requests), refused)
         except _NothingSubmitted as nothing:
-            with transaction.atomic():
-                claims_store(
-                    [(requests[i].claim, nothing.results[i]) for i in nothing.keyed],  # type: ignore[misc]
-                    skip_conflicts=True,
-                )
-            return nothing.results  # type: ignore[return-value]
+            return _refusals_store(requests, nothing)  # type: ignore[return-value]
         except _Redo as redo:  # raised out of the transaction: everything was rolled back
             refused.update(redo.refused)
         except IntegrityError:
@@ -1033,13 +1045,12 @@ class _Answered:
 def _orders_answer(
     requests: list[AnswerRequest], refused: dict[int, DomainError]
 ) -> list[SubmitAnswer]:
-    results: list[SubmitAnswer | None] = [refused.get(i) for i in range(len(requests))]
-    earlier = claims_resolve([None if i in refused else r.claim for i, r in enumerate(requests)])
+    earlier = claims_resolve([r.claim for r in requests])  # as in _orders_submit
     keyed = [i for i, r in enumerate(requests) if r.claim is not None and earlier[i] is None]
-    for i, answer in enumerate(earlier):
-        if answer is not None:
-            results[i] = answer
-    live = [i for i in range(len(requests)) if i not in refused and earlier[i] is None]
+    results: list[SubmitAnswer | None] = [
+        earlier[i] or refused.get(i) for i in range(len(requests))
+    ]
+    live = [i for i in range(len(requests)) if results[i] is None]
     orders = {
         o.pk: o
         for o in RemittanceOrder.objects.select_for_update(of=("self",))

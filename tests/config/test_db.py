@@ -84,3 +84,23 @@ def test_uuid_decimal_and_foreign_keys(corridor):  # noqa: F811
     assert stored.created_at == order.created_at and stored.updated_at is not None
     change = OrderStatusChange.objects.get(order=stored)
     assert (change.from_status, change.to_status) == ("", "submitted")
+
+
+@pytest.mark.django_db
+def test_quotes_braces_backslashes_sql_nulls_and_empty_bytes_survive():
+    odd = 'a"{},\\'
+    rows = [
+        IdempotencyRecord(actor=odd, key=f"k{n}", request_hash="NULL", response_body=None)
+        for n in range(3)
+    ]
+    objs_insert(rows, returning_pk=True)
+    got = list(IdempotencyRecord.objects.filter(pk__in=[r.pk for r in rows]).order_by("pk"))
+    assert [g.key for g in got] == ["k0", "k1", "k2"]
+    assert all(g.actor == odd and g.request_hash == "NULL" for g in got)
+    assert all(g.response_body is None for g in got)
+    json_null = IdempotencyRecord(actor="b", key="j", request_hash="x", response_body="null")
+    objs_insert([json_null], returning_pk=True)
+    assert IdempotencyRecord.objects.get(pk=json_null.pk).response_body == "null"
+    empty = QueuedStatement(statement=b"", signature=b"\x00" * 64, kind="k", signer="s")
+    objs_insert([empty], returning_pk=True)
+    assert bytes(QueuedStatement.objects.get(pk=empty.pk).statement) == b""

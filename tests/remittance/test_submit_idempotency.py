@@ -6,6 +6,7 @@ order between them."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from dataclasses import replace
 
@@ -15,10 +16,12 @@ from django.db import connection
 from institutions.idempotency import Claim, IdempotencyRecord, Replay
 from ledger.models import Account
 from remittance.models import RemittanceOrder
-from remittance.services.orders import orders_submit
+from remittance.services import orders as order_services
+from remittance.services.orders import orders_answer, orders_submit
 from tests.conftest import requires_postgres
 
 from .conftest import signed
+from .test_answer_batch import accept_request, submitted_orders
 from .test_orders_api import balance, order_body, post, quote
 from .test_submit_batch import partner_quote, partner_request
 
@@ -202,3 +205,109 @@ def test_a_retry_that_missed_its_first_attempt_commit_answers_that_order(corrido
     [refused] = orders_submit([other])
     assert getattr(refused, "code", None) == "quote_used"
     assert RemittanceOrder.objects.count() == 1
+
+
+# --- found in review: keys read before a concurrent first attempt committed ------------------
+
+
+def _accept_claim(key: str) -> Claim:
+    return Claim(
+        actor="institution:TMB-PK",
+        key=key,
+        request_hash="h-" + key,
+        respond=lambda r: (
+            r.status if isinstance(r, Exception) else 200,
+            {"id": str(getattr(r, "pk", ""))},
+        ),
+    )
+
+
+@pytest.mark.django_db
+def test_a_lone_retry_that_read_its_key_before_the_first_commit_replays(corridor, monkeypatch):
+    """The retry's batch changes nothing (the first attempt accepted the order while it waited
+    for the lock), so its own answer would be "already accepted": it answers the first
+    attempt's stored answer instead. Deterministic: the retry's first key read sees nothing."""
+    [order] = submitted_orders(corridor, "100.00")
+    request = replace(accept_request(order, corridor.network.tmb), claim=_accept_claim("acc-K"))
+    [first] = orders_answer([request])
+    assert first.status == "accepted"
+    real = order_services.claims_resolve
+    calls: list[int] = []
+
+    def before_the_commit(claims):
+        calls.append(1)
+        return [None] * len(claims) if len(calls) == 1 else real(claims)
+
+    monkeypatch.setattr(order_services, "claims_resolve", before_the_commit)
+    [alone] = orders_answer([request])
+    assert calls, "the interleaving did not happen"
+    assert isinstance(alone, Replay), f"got {type(alone).__name__}: {alone}"
+    assert alone.body == {"id": str(order.pk)}
+
+
+@requires_postgres
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_from_another_process_waiting_on_the_order_lock_replays(corridor, monkeypatch):
+    """Real threads: A holds the order's lock; B (same key, same body) has read the keys and
+    waits for the lock; when A commits, B answers A's answer, not a 409."""
+    [order] = submitted_orders(corridor, "100.00")
+    request = replace(accept_request(order, corridor.network.tmb), claim=_accept_claim("acc-T"))
+    real_write = order_services._answers_write
+    go = threading.Event()
+
+    def slow_write(answered):
+        real_write(answered)
+        if threading.current_thread().name == "A":
+            go.wait(10)
+
+    monkeypatch.setattr(order_services, "_answers_write", slow_write)
+    out: dict[str, object] = {}
+
+    def run(name):
+        try:
+            out[name] = orders_answer([request])[0]
+        except BaseException as exc:
+            out[name] = exc
+        finally:
+            connection.close()
+
+    a = threading.Thread(target=run, args=("A",), name="A")
+    a.start()
+    time.sleep(0.5)
+    b = threading.Thread(target=run, args=("B",), name="B")
+    b.start()
+    time.sleep(0.5)  # B has read the keys and waits on the order's row lock
+    go.set()
+    a.join(20)
+    b.join(20)
+    assert getattr(out["A"], "status", None) == "accepted"
+    assert isinstance(out["B"], Replay), f"B got {type(out['B']).__name__}: {out['B']}"
+
+
+@pytest.mark.django_db
+def test_a_key_twice_in_a_batch_whose_first_is_refused_by_the_ledger(corridor):
+    """X (key K) is refused at the write stage and the batch runs again without it: X's key
+    still decides for Y (another body under K), which stays `idempotency_key_reused`."""
+    Account.objects.filter(code="prefund:PARTNER-MY:MYR").update(
+        debits_must_not_exceed_credits=True,
+        credits_posted=50_000,  # RM 500.00
+    )
+
+    def claim(body: str) -> Claim:
+        return Claim(
+            actor="institution:PARTNER-MY",
+            key="K",
+            request_hash=body,
+            respond=lambda r: (r.status if isinstance(r, Exception) else 201, {}),
+        )
+
+    x = replace(partner_request(corridor, partner_quote(corridor, "1000.00")), claim=claim("a"))
+    y = replace(partner_request(corridor, partner_quote(corridor, "100.00")), claim=claim("b"))
+    answers = orders_submit([x, y])
+    assert [getattr(a, "code", a) for a in answers] == [
+        "insufficient_funds",
+        "idempotency_key_reused",
+    ]
+    assert RemittanceOrder.objects.count() == 0
+    assert IdempotencyRecord.objects.get(key="K").response_status == 422
