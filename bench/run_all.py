@@ -27,6 +27,7 @@ SCRIPTS: dict[str, list[str]] = {
     "bench_ledger.py": ["--quick"],
     "bench_kyc.py": [],  # no sizes to choose: ~15 s either way
     "bench_settlement.py": ["--orders", "10000", "--lines", "10000"],
+    "bench_submit_batch.py": ["--rounds", "2", "--sizes", "1,32"],
     "bench_orders.py": ["--orders", "200", "--paced-seconds", "3"],
 }
 
