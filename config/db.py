@@ -67,7 +67,7 @@ def objs_insert(
         return list(objs)
     model = type(objs[0])
     if connection.vendor != "postgresql":
-        return model.objects.bulk_create(list(objs), ignore_conflicts=ignore_conflicts)
+        return model._default_manager.bulk_create(list(objs), ignore_conflicts=ignore_conflicts)
     plan = _plans.get(model)
     if plan is None:
         plan = _plans[model] = _Plan(model)

@@ -259,7 +259,7 @@ def claims_resolve(claims: Sequence[Claim | None]) -> list[Replay | DomainError 
             answers.append(None)
             continue
         pair = (claim.actor, claim.key)
-        record = stored.get(pair)
+        found = stored.get(pair)
         if pair in seen:
             answers.append(
                 RequestInProgress("Retry after the first request has finished.")
@@ -270,9 +270,11 @@ def claims_resolve(claims: Sequence[Claim | None]) -> list[Replay | DomainError 
             )
             continue
         seen[pair] = claim.request_hash
-        if record is None:
+        if found is None:
             answers.append(None)
-        elif record.request_hash != claim.request_hash:
+            continue
+        record = found
+        if record.request_hash != claim.request_hash:
             answers.append(
                 IdempotencyKeyReused(
                     "This Idempotency-Key was used for a different request; use a new key."

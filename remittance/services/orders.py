@@ -380,6 +380,7 @@ def order_submit(
     )[0]
     if isinstance(result, DomainError):
         raise result
+    assert isinstance(result, RemittanceOrder)  # no claim, so never a Replay
     return result
 
 
@@ -986,6 +987,7 @@ def _one_answer(request: AnswerRequest) -> RemittanceOrder:
     result = orders_answer([request])[0]
     if isinstance(result, DomainError):
         raise result
+    assert isinstance(result, RemittanceOrder)  # no claim, so never a Replay
     return result
 
 
