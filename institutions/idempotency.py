@@ -157,16 +157,21 @@ def _take_over(stale: IdempotencyRecord) -> IdempotencyRecord:
     return stale
 
 
+def _key(request: Request) -> str:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        raise IdempotencyKeyRequired("Send a unique Idempotency-Key header with every POST.")
+    if len(key) > MAX_KEY_LENGTH:
+        raise IdempotencyKeyRequired(f"Idempotency-Key is longer than {MAX_KEY_LENGTH}.")
+    return key
+
+
 def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
     """Decorate an APIView's `post`. Requires the header; replays completed responses."""
 
     @functools.wraps(view_method)
     def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if not key:
-            raise IdempotencyKeyRequired("Send a unique Idempotency-Key header with every POST.")
-        if len(key) > MAX_KEY_LENGTH:
-            raise IdempotencyKeyRequired(f"Idempotency-Key is longer than {MAX_KEY_LENGTH}.")
+        key = _key(request)
         claimed = _claim(_actor(request), key, _request_hash(request))
         if isinstance(claimed, Response):
             return claimed
@@ -324,11 +329,7 @@ def idempotent_in_service(view_method: Callable[..., Response]) -> Callable[...,
 
     @functools.wraps(view_method)
     def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if not key:
-            raise IdempotencyKeyRequired("Send a unique Idempotency-Key header with every POST.")
-        if len(key) > MAX_KEY_LENGTH:
-            raise IdempotencyKeyRequired(f"Idempotency-Key is longer than {MAX_KEY_LENGTH}.")
+        key = _key(request)
         actor, request_hash = _actor(request), _request_hash(request)
 
         def claim(respond: Callable[[Any], tuple[int, Any]]) -> Claim:
