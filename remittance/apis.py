@@ -23,24 +23,23 @@ def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
     return serializer.validated_data
 
 
-def _order_created(result: Any) -> tuple[int, Any]:
-    """What a submit answered, as its Idempotency-Key stores it."""
-    if isinstance(result, DomainError):
-        return problem_body(result)
-    return 201, s.order_out(result)
+def _stored_as(status: int) -> Any:
+    """How an order step's answer is stored under its Idempotency-Key: the order as this view
+    shows it with `status`, or the problem that refused it — what the client got."""
+
+    def respond(result: Any) -> tuple[int, Any]:
+        if isinstance(result, DomainError):
+            return problem_body(result)
+        return status, s.order_out(result)
+
+    return respond
 
 
-def _order_answered(result: Any) -> tuple[int, Any]:
-    """What an accept or credit answered, as its Idempotency-Key stores it."""
-    if isinstance(result, DomainError):
-        return problem_body(result)
-    return 200, s.order_out(result)
-
-
-def _answer_response(result: Any) -> Response:
+def _order_response(result: Any, status: int) -> Response:
+    """The order step's answer, or the first answer again for a retried Idempotency-Key."""
     if isinstance(result, Replay):
         return result.response()
-    return Response(s.order_out(result))
+    return Response(s.order_out(result), status=status)
 
 
 def _signed(data: dict[str, Any]) -> order_services.SignedStatement:
@@ -98,12 +97,10 @@ class OrderListCreateApi(APIView):
                 sender_kyc_ref=data["sender_kyc_ref"],
                 beneficiary_kyc_ref=data["beneficiary_kyc_ref"],
                 signed=_signed(data),
-                claim=request.idempotency_claim(_order_created),  # type: ignore[attr-defined]
+                claim=request.idempotency_claim(_stored_as(201)),  # type: ignore[attr-defined]
             )
         )
-        if isinstance(result, Replay):
-            return result.response()
-        return Response(s.order_out(result), status=201)
+        return _order_response(result, 201)
 
 
 class OrderDetailApi(APIView):
@@ -136,10 +133,10 @@ class OrderAcceptApi(_OrderStepApi):
                 institution=request.user,
                 order_id=pk,
                 signed=_signed(data),
-                claim=request.idempotency_claim(_order_answered),  # type: ignore[attr-defined]
+                claim=request.idempotency_claim(_stored_as(200)),  # type: ignore[attr-defined]
             )
         )
-        return _answer_response(result)
+        return _order_response(result, 200)
 
 
 class OrderRejectApi(_OrderStepApi):
@@ -179,7 +176,7 @@ class OrderCreditApi(_OrderStepApi):
                 signed=_signed(data),
                 payout_reference=data["payout_reference"],
                 receive_amount=data["receive_amount"],
-                claim=request.idempotency_claim(_order_answered),  # type: ignore[attr-defined]
+                claim=request.idempotency_claim(_stored_as(200)),  # type: ignore[attr-defined]
             )
         )
-        return _answer_response(result)
+        return _order_response(result, 200)

@@ -403,8 +403,21 @@ class _NothingSubmitted(Exception):
         self.keyed = list(keyed)  # requests whose Idempotency-Keys are still to be stored
 
 
+def _claims_first(
+    requests: Sequence[SubmitRequest | AnswerRequest], refused: dict[int, DomainError]
+) -> tuple[list[SubmitAnswer | None], list[int]]:
+    """A batch's first step: its Idempotency-Keys, all of them (a refused request's too: its
+    key may have been stored by another request since, and it still decides for a later one
+    with the same key). Returns the results known already — the earlier answer of a key seen
+    before, else the refusal from an earlier run — and the requests whose keys this batch
+    must store with its answers."""
+    earlier = claims_resolve([r.claim for r in requests])
+    keyed = [i for i, r in enumerate(requests) if r.claim is not None and earlier[i] is None]
+    return [earlier[i] or refused.get(i) for i in range(len(requests))], keyed
+
+
 def _refusals_store(
-    requests: Sequence[SubmitRequest] | Sequence[AnswerRequest], nothing: _NothingSubmitted
+    requests: Sequence[SubmitRequest | AnswerRequest], nothing: _NothingSubmitted
 ) -> list[SubmitAnswer | None]:
     """A batch that changed nothing was rolled back whole; its answers are stored with their
     keys on their own. The keys are read again first, in this transaction: a request with the
@@ -489,13 +502,7 @@ def _orders_submit_retrying(requests: list[SubmitRequest]) -> list[SubmitAnswer]
 def _orders_submit(
     requests: list[SubmitRequest], refused: dict[int, DomainError]
 ) -> list[SubmitAnswer | None]:
-    n = len(requests)
-    # Idempotency-Keys first, of every request (a refused one's too: its key may have been
-    # stored by another request since, and it still decides for a later one with its key): a
-    # key that answered before answers the same again
-    earlier = claims_resolve([r.claim for r in requests])
-    keyed = [i for i, r in enumerate(requests) if r.claim is not None and earlier[i] is None]
-    results: list[SubmitAnswer | None] = [earlier[i] or refused.get(i) for i in range(n)]
+    results, keyed = _claims_first(requests, refused)
     todo: list[int] = []
     for i, r in enumerate(requests):
         if results[i] is not None:
@@ -893,9 +900,9 @@ def _submit_statements(accepted: list[_Accepted]) -> list[int]:
 
 def _submit_reserve(accepted: list[_Accepted], reservations: list[TransferSpec]) -> None:
     """One ledger call and one statement for the batch's reservations (each stands alone: a
-    refusal refuses only its order), then the liquidity re-check under the position locks that call took:
-    what it reads includes every concurrent order that got there first, so two orders that
-    each fit alone cannot together break a cap."""
+    refusal refuses only its order), then the liquidity re-check under the position locks
+    that call took: what it reads includes every concurrent order that got there first, so
+    two orders that each fit alone cannot together break a cap."""
     if not reservations:
         return
     by_transfer = {_tid(ok.request.order_id, "reserve"): ok for ok in accepted}
@@ -1047,11 +1054,7 @@ class _Answered:
 def _orders_answer(
     requests: list[AnswerRequest], refused: dict[int, DomainError]
 ) -> list[SubmitAnswer]:
-    earlier = claims_resolve([r.claim for r in requests])  # as in _orders_submit
-    keyed = [i for i, r in enumerate(requests) if r.claim is not None and earlier[i] is None]
-    results: list[SubmitAnswer | None] = [
-        earlier[i] or refused.get(i) for i in range(len(requests))
-    ]
+    results, keyed = _claims_first(requests, refused)
     live = [i for i in range(len(requests)) if results[i] is None]
     orders = {
         o.pk: o
