@@ -24,6 +24,7 @@ import json
 import logging
 import random
 import secrets
+import ssl
 import threading
 import time
 from collections.abc import Sequence
@@ -329,15 +330,26 @@ def _sender() -> tuple[httpx.Client, ThreadPoolExecutor]:
     global _sender_state
     with _sender_lock:
         if _sender_state is None:
-            client = httpx.Client(
-                timeout=httpx.Timeout(ATTEMPT_TIMEOUT),
-                limits=httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=32),
-                follow_redirects=False,
-                headers={"user-agent": USER_AGENT},
-            )
             pool = ThreadPoolExecutor(SENDER_THREADS, thread_name_prefix="webhook")
-            _sender_state = (client, pool)
+            _sender_state = (webhook_http_client(), pool)
         return _sender_state
+
+
+def webhook_http_client(*, verify: ssl.SSLContext | bool = True) -> httpx.Client:
+    """The client deliveries are sent with. Its transport connects only to addresses the URL
+    rules allow, judged when the connection is opened (urlsafety.WebhookTransport: DNS
+    pinning); certificates are verified against the URL's host name. No redirects, and no
+    proxy from the environment (a proxy would resolve the name itself)."""
+    from institutions.urlsafety import WebhookTransport
+
+    limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=32)
+    return httpx.Client(
+        transport=WebhookTransport(limits=limits, verify=verify),
+        timeout=httpx.Timeout(ATTEMPT_TIMEOUT),
+        follow_redirects=False,
+        trust_env=False,
+        headers={"user-agent": USER_AGENT},
+    )
 
 
 def _claim(*, limit: int) -> list[_Job]:
@@ -396,8 +408,9 @@ def _claim(*, limit: int) -> list[_Job]:
 
 def _attempt(http: httpx.Client, job: _Job) -> _Outcome:
     """One signed POST. Runs in a pool thread: HTTP only, no database. The URL is checked again
-    first (what its host resolves to may have changed since registration); a refusal fails the
-    attempt like a network error, with nothing sent."""
+    (it may have been edited since), and the transport judges what its host resolves to when
+    it connects (that may have changed since registration); a refusal fails the attempt like a
+    network error, with nothing sent."""
     from institutions.urlsafety import WebhookUrlRefused, webhook_url_check
 
     attempted_at = timezone.now()
@@ -412,7 +425,7 @@ def _attempt(http: httpx.Client, job: _Job) -> _Outcome:
     error = ""
     excerpt = ""
     try:
-        webhook_url_check(job.url)
+        webhook_url_check(job.url, resolve=False)
         with http.stream("POST", job.url, content=job.payload.encode(), headers=headers) as reply:
             status_code = reply.status_code
             excerpt = _excerpt(reply)

@@ -3,9 +3,12 @@
 A partner chooses the URL the hub's sender POSTs to, so an unchecked URL lets any partner make
 the hub call its own network (SSRF): the database, Redis, the admin, a cloud metadata service
 at 169.254.169.254. `webhook_url_check` is called when an endpoint is registered (a refusal is
-a 422 `webhook_url_refused` problem) and again before every attempt, because what a name
-resolves to can change after registration (DNS rebinding); a refusal then fails the attempt
-like a network error.
+a 422 `webhook_url_refused` problem). The sender (`WebhookTransport`) checks again whenever it
+opens a connection, because what a name resolves to can change after registration, and even
+between a check and the connection (DNS rebinding with a zero TTL): it resolves the name once,
+judges every address, and connects to one of those addresses — never to what a second lookup
+answers. TLS still runs on the host name: it is the SNI and the name the certificate must
+match. A refusal fails the attempt like a network error, with nothing sent.
 
 What holds for an accepted URL, at the moment of the check:
 - scheme `https` (`http` too when `WEBHOOK_ALLOW_PRIVATE_URLS`), no user name or password, a
@@ -24,8 +27,12 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+import httpcore
+import httpx
 from django.conf import settings
 
 from config.errors import DomainError
@@ -60,13 +67,14 @@ class WebhookHostUnresolvable(WebhookUrlRefused):
         super().__init__("the URL's host does not resolve", rule="unresolvable")
 
 
-def webhook_url_check(url: str, *, allow_private: bool | None = None) -> None:
+def webhook_url_check(url: str, *, allow_private: bool | None = None, resolve: bool = True) -> None:
     """Raise WebhookUrlRefused unless `url` may receive webhooks (see the module docstring).
     `allow_private` defaults to `settings.WEBHOOK_ALLOW_PRIVATE_URLS`. Resolves the host with
     `socket.getaddrinfo` unless it is an IP literal, so it may block for the resolver's timeout:
-    never call it inside a transaction."""
+    never call it inside a transaction. `resolve=False` checks only the URL itself (the sender:
+    its transport judges the addresses when it connects)."""
     if allow_private is None:
-        allow_private = bool(getattr(settings, "WEBHOOK_ALLOW_PRIVATE_URLS", False))
+        allow_private = _allow_private()
     try:
         parts = urlsplit(url.strip())
         host = parts.hostname
@@ -88,7 +96,20 @@ def webhook_url_check(url: str, *, allow_private: bool | None = None) -> None:
         port = parts.port or _DEFAULT_PORTS[scheme]
     except ValueError:
         raise WebhookUrlRefused("the webhook URL's port is not valid", rule="port") from None
-    for address in _addresses(host, port):
+    if resolve:
+        webhook_host_addresses(host, port, allow_private=allow_private)
+
+
+def webhook_host_addresses(
+    host: str, port: int, *, allow_private: bool | None = None
+) -> list[IPAddress]:
+    """Every address `host` resolves to (one lookup), if all of them may receive webhooks;
+    else WebhookUrlRefused naming the rule. What the caller then connects to must be one of
+    these, not the name again: that is what makes the check hold (DNS pinning)."""
+    if allow_private is None:
+        allow_private = _allow_private()
+    addresses = _addresses(host, port)
+    for address in addresses:
         refusal = _refusal(address, allow_private=allow_private)
         if refusal is not None:
             rule, what = refusal
@@ -96,6 +117,11 @@ def webhook_url_check(url: str, *, allow_private: bool | None = None) -> None:
                 f"the URL's host points to {what}; webhook URLs must reach the public internet",
                 rule=rule,
             )
+    return list(dict.fromkeys(addresses))
+
+
+def _allow_private() -> bool:
+    return bool(getattr(settings, "WEBHOOK_ALLOW_PRIVATE_URLS", False))
 
 
 def _addresses(host: str, port: int) -> list[IPAddress]:
@@ -144,3 +170,57 @@ def _refusal(address: IPAddress, *, allow_private: bool) -> tuple[str, str] | No
     if address.is_reserved or address.is_private or not address.is_global:
         return "reserved", "a reserved or otherwise non-public address"
     return None
+
+
+# --- the sender's connections --------------------------------------------------------------
+
+
+class _CheckedAddressBackend(httpcore.SyncBackend):
+    """httpcore's socket backend, except that the host is resolved once, here, every address
+    judged (`webhook_host_addresses`), and the TCP connection made to one of those addresses
+    (in the resolver's order, the next one if a connect fails). httpcore then starts TLS with
+    the URL's host name as SNI and as the name the certificate is verified against."""
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        failure: Exception | None = None
+        for address in webhook_host_addresses(host, port):
+            try:
+                # an IP literal: the socket layer parses it, nothing is looked up again
+                return super().connect_tcp(
+                    str(address),
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None  # webhook_host_addresses never answers an empty list
+        raise failure
+
+
+class WebhookTransport(httpx.HTTPTransport):
+    """httpx's default transport with `_CheckedAddressBackend` under its connection pool: every
+    new connection goes to an address that was judged for it; a kept-alive one stays with the
+    address it was opened to. No proxy, no HTTP/2: a proxy would resolve the name itself."""
+
+    def __init__(self, *, limits: httpx.Limits, verify: ssl.SSLContext | bool = True) -> None:
+        context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify)
+        super().__init__(verify=context, limits=limits)
+        # httpx has no option for a network backend (encode/httpx#3180), so the pool it made is
+        # replaced by the same pool with ours; the delivery tests fail if httpx stops using it.
+        assert isinstance(self._pool, httpcore.ConnectionPool)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_CheckedAddressBackend(),
+        )

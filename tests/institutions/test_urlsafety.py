@@ -1,13 +1,18 @@
 """Webhook URLs must reach the public internet (institutions/urlsafety.py): the rule table,
-the partner API's 422 `webhook_url_refused`, and the check again before every attempt (DNS
-rebinding), which fails the attempt like a network error with nothing sent."""
+the partner API's 422 `webhook_url_refused`, and the check again when the sender connects (DNS
+rebinding), which fails the attempt like a network error with nothing sent; the connection goes
+to the address that was checked (DNS pinning), with TLS still verified on the host name."""
 
 from __future__ import annotations
 
+import ipaddress
 import socket
+import ssl
+import threading
+import time
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
 import pytest
 from django.utils import timezone
 
@@ -27,19 +32,26 @@ class FakeDns:
         monkeypatch.setattr(socket, "getaddrinfo", self.getaddrinfo)
 
     def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):
+        try:  # a numeric address answers itself, without a lookup, as the real resolver's does
+            return _answer(str(ipaddress.ip_address(host)), port)
+        except ValueError:
+            pass
         self.asked.append(host)
         if host not in self.answers:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return [
-            (
-                socket.AF_INET6 if ":" in address else socket.AF_INET,
-                socket.SOCK_STREAM,
-                6,
-                "",
-                (address, port, 0, 0) if ":" in address else (address, port),
-            )
-            for address in self.answers[host]
-        ]
+        return [answer for address in self.answers[host] for answer in _answer(address, port)]
+
+
+def _answer(address: str, port: int) -> list[tuple]:
+    return [
+        (
+            socket.AF_INET6 if ":" in address else socket.AF_INET,
+            socket.SOCK_STREAM,
+            6,
+            "",
+            (address, port, 0, 0) if ":" in address else (address, port),
+        )
+    ]
 
 
 def rule_of(url: str, *, allow_private: bool = False) -> str | None:
@@ -252,6 +264,39 @@ def private_cache(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
+class Network:
+    """The hub's sockets in a test: connections to loopback go through (test receivers listen
+    there), any other is refused and recorded as (address, port) — the tests have no internet."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.refused: list[tuple[str, int]] = []
+        real_connect = socket.socket.connect
+
+        def connect(sock: socket.socket, address) -> None:
+            if ipaddress.ip_address(address[0]).is_loopback:
+                return real_connect(sock, address)
+            self.refused.append((address[0], address[1]))
+            raise ConnectionRefusedError("the test has no network")
+
+        monkeypatch.setattr(socket.socket, "connect", connect)
+
+
+def queued(network, url: str) -> WebhookDelivery:
+    """A due delivery to a fresh endpoint at `url` (stored as if registered long ago)."""
+    from institutions import services as inst
+
+    endpoint, _ = inst.webhook_endpoint_create(institution=network.tmb.institution, url=url)
+    return WebhookDelivery.objects.create(
+        message_id=f"msg_pinning{endpoint.pk:08d}",
+        institution=network.tmb.institution,
+        endpoint=endpoint,
+        url=url,
+        event_type="order.submitted",
+        payload='{"type":"order.submitted"}',
+        next_attempt_at=timezone.now(),
+    )
+
+
 @pytest.mark.django_db
 def test_a_host_that_rebinds_to_a_private_address_is_not_sent_to_and_is_retried(
     network, production_policy, monkeypatch
@@ -261,13 +306,7 @@ def test_a_host_that_rebinds_to_a_private_address_is_not_sent_to_and_is_retried(
     assert created.status_code == 201
     endpoint = WebhookEndpoint.objects.get(pk=created.json()["id"])
     dns.answers["hooks.bank.example"] = ["10.0.0.7"]  # after registration: DNS rebinding
-    sent: list[str] = []
-
-    def stream(self, method, url, **kwargs):
-        sent.append(str(url))
-        raise httpx.ConnectError("the test has no network")
-
-    monkeypatch.setattr(httpx.Client, "stream", stream)
+    net = Network(monkeypatch)
     delivery = WebhookDelivery.objects.create(
         message_id="msg_rebinding0001",
         institution=network.tmb.institution,
@@ -281,7 +320,7 @@ def test_a_host_that_rebinds_to_a_private_address_is_not_sent_to_and_is_retried(
     before = timezone.now()
     assert hooks.webhook_deliveries_send() == 1
 
-    assert sent == []
+    assert net.refused == []  # no connection was even tried
     (attempt,) = WebhookAttempt.objects.filter(delivery=delivery)
     assert attempt.status_code is None and attempt.error == "WebhookUrlRefused: private"
     delivery.refresh_from_db()
@@ -292,10 +331,229 @@ def test_a_host_that_rebinds_to_a_private_address_is_not_sent_to_and_is_retried(
     WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
     dns.answers["hooks.bank.example"] = [PUBLIC_V4]  # rebound back: the next retry sends
     assert hooks.webhook_deliveries_send() == 1
-    assert sent == ["https://hooks.bank.example/in"]
+    assert net.refused == [(PUBLIC_V4, 443)]
     delivery.refresh_from_db()
     assert delivery.retry_step == 2 and "ConnectError" in delivery.outcome
     assert delivery.next_attempt_at > timezone.now() + timedelta(minutes=4)
+
+
+# --- DNS pinning: the sender connects to the address it checked ----------------------------
+
+
+class RebindingDns(FakeDns):
+    """An attacker's name server with a TTL of 0: the first lookup of `name` answers `first`,
+    every later one `then`."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, name: str, first: str, then: str) -> None:
+        super().__init__(monkeypatch, **{name: [first]})
+        self.name, self.then = name, then
+
+    def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):
+        answers = super().getaddrinfo(host, port, family, type, proto, flags)
+        if host == self.name:
+            self.answers[host] = [self.then]
+        return answers
+
+
+class LoopbackService:
+    """Something on the hub's own loopback a partner must never reach (the admin, Redis, a
+    metadata proxy): records every TCP connection made to it."""
+
+    def __init__(self) -> None:
+        self.connections: list[tuple[str, int]] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.05)
+        self.port = self.listener.getsockname()[1]
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, peer = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections.append(peer[:2])
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.thread.join(2)
+        self.listener.close()
+
+
+@pytest.fixture
+def loopback_service():
+    service = LoopbackService()
+    yield service
+    service.close()
+
+
+@pytest.mark.django_db
+def test_a_name_that_rebinds_between_check_and_connect_never_reaches_loopback(
+    network, production_policy, monkeypatch, loopback_service
+):
+    port = loopback_service.port
+    dns = RebindingDns(monkeypatch, "hooks.bank.example", first=PUBLIC_V4, then="127.0.0.1")
+    net = Network(monkeypatch)
+    delivery = queued(network, f"https://hooks.bank.example:{port}/in")
+
+    assert hooks.webhook_deliveries_send() == 1
+    time.sleep(0.1)  # a connection, had one been made, is accepted by now
+
+    assert loopback_service.connections == []
+    assert net.refused == [(PUBLIC_V4, port)]  # the address that was checked, and only it
+    assert dns.asked == ["hooks.bank.example"]  # one lookup: the one that was judged
+    (attempt,) = WebhookAttempt.objects.filter(delivery=delivery)
+    assert attempt.status_code is None and attempt.error == "ConnectError"
+
+
+@pytest.mark.django_db
+def test_a_host_name_is_delivered_to_the_address_it_resolved_to_under_its_own_name(
+    network, monkeypatch
+):
+    from tests.institutions.test_webhooks import Receiver
+
+    receiver = Receiver([200])
+    try:
+        port = receiver.server.server_address[1]
+        FakeDns(monkeypatch, hooks_bank_example=["127.0.0.1"])
+        delivery = queued(network, f"http://hooks.bank.example:{port}/in")
+
+        assert hooks.webhook_deliveries_send() == 1
+    finally:
+        receiver.close()
+
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered"
+    ((headers, body),) = receiver.requests
+    assert headers["host"] == f"hooks.bank.example:{port}"
+    assert body == b'{"type":"order.submitted"}'
+
+
+def tls_certificates(name: str) -> tuple[str, bytes, bytes]:
+    """A private CA (PEM) and a server certificate and key (PEM) for `name` only: no IP address
+    in it, so it verifies only if the client checks it against the host name."""
+    from datetime import UTC, datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def certificate(subject, issuer, public_key, signing_key, *, ca: bool, dns: str | None):
+        now = datetime.now(UTC)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if dns:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(dns)]), critical=False
+            )
+        return builder.sign(signing_key, hashes.SHA256())
+
+    ca_key, leaf_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+    ca = certificate("test CA", "test CA", ca_key.public_key(), ca_key, ca=True, dns=None)
+    leaf = certificate(name, "test CA", leaf_key.public_key(), ca_key, ca=False, dns=name)
+    return (
+        ca.public_bytes(serialization.Encoding.PEM).decode(),
+        leaf.public_bytes(serialization.Encoding.PEM),
+        leaf_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+
+
+class TlsReceiver:
+    """An https webhook receiver on 127.0.0.1 presenting a certificate for `name`; records the
+    SNI names it was asked for and every request."""
+
+    def __init__(self, name: str, directory) -> None:
+        self.ca, cert, key = tls_certificates(name)
+        directory.mkdir()
+        (directory / "cert.pem").write_bytes(cert)
+        (directory / "key.pem").write_bytes(key)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(directory / "cert.pem", directory / "key.pem")
+        self.server_names: list[str | None] = []
+        context.sni_callback = lambda _sock, server_name, _ctx: self.server_names.append(
+            server_name
+        )
+        self.requests: list[dict[str, str]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                receiver.requests.append({k.lower(): v for k, v in self.headers.items()})
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.django_db
+def test_tls_is_verified_against_the_host_name_not_the_pinned_address(
+    network, monkeypatch, tmp_path
+):
+    """Pinned to 127.0.0.1, the sender still sends the host name as SNI and accepts only a
+    certificate for that name (the certificates carry no IP address)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    right = TlsReceiver("hooks.bank.example", tmp_path / "right")
+    wrong = TlsReceiver("elsewhere.bank.example", tmp_path / "wrong")
+    try:
+        trust = ssl.create_default_context(cadata=right.ca + wrong.ca)
+        monkeypatch.setattr(
+            hooks,
+            "_sender_state",
+            (hooks.webhook_http_client(verify=trust), ThreadPoolExecutor(2)),
+        )
+        FakeDns(monkeypatch, hooks_bank_example=["127.0.0.1"])
+        good = queued(network, f"https://hooks.bank.example:{right.port}/in")
+        bad = queued(network, f"https://hooks.bank.example:{wrong.port}/in")
+
+        assert hooks.webhook_deliveries_send() == 2
+    finally:
+        right.close()
+        wrong.close()
+
+    good.refresh_from_db()
+    assert good.status == "delivered"
+    assert right.server_names == ["hooks.bank.example"]
+    assert [r["host"] for r in right.requests] == [f"hooks.bank.example:{right.port}"]
+    (refused,) = WebhookAttempt.objects.filter(delivery=bad)
+    assert refused.status_code is None and refused.error == "ConnectError"
+    assert wrong.server_names == ["hooks.bank.example"] and wrong.requests == []
 
 
 @pytest.mark.django_db
