@@ -43,6 +43,7 @@ from standardwebhooks import Webhook
 
 from config.db import objs_insert
 from config.errors import Conflict, DomainError, NotFound
+from institutions.locks import institution_lock
 from institutions.models import Institution, WebhookEndpoint
 from institutions.pii import pii_keys
 from institutions.services import (
@@ -109,25 +110,34 @@ def webhook_endpoint_register(
     *, institution: Institution, url: str, event_types: list[str] | None = None
 ) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint for the calling institution; returns (endpoint, secret shown once).
-    At most MAX_ENDPOINTS_PER_INSTITUTION enabled endpoints each. The URL must reach the public
-    internet (WebhookUrlRefused, 422, naming the rule); a host that does not resolve yet is
-    accepted, because every attempt checks the URL again before it sends."""
+    At most MAX_ENDPOINTS_PER_INSTITUTION enabled endpoints each, also under concurrent
+    registrations (counted and added under the institution's row lock). The URL must reach the
+    public internet (WebhookUrlRefused, 422, naming the rule); a host that does not resolve yet
+    is accepted, because every attempt checks the URL again before it sends."""
     from institutions.urlsafety import WebhookHostUnresolvable, webhook_url_check
 
     unknown = sorted(set(event_types or []) - set(EVENT_TYPES))
     if unknown:
         raise DomainError(f"unknown event types: {', '.join(unknown)}")
-    enabled = WebhookEndpoint.objects.filter(institution=institution, enabled=True).count()
-    if enabled >= MAX_ENDPOINTS_PER_INSTITUTION:
-        raise TooManyWebhookEndpoints(
-            f"at most {MAX_ENDPOINTS_PER_INSTITUTION} enabled endpoints; delete one first"
-        )
     try:
         webhook_url_check(url)  # resolves the host: outside any transaction
     except WebhookHostUnresolvable:
         logger.info(
             "webhook endpoint of %s registered with a host that does not resolve yet",
             institution.code,
+        )
+    return _endpoint_add(institution=institution, url=url, event_types=event_types)
+
+
+@transaction.atomic
+def _endpoint_add(
+    *, institution: Institution, url: str, event_types: list[str] | None
+) -> tuple[WebhookEndpoint, str]:
+    institution_lock(institution_id=institution.pk)
+    enabled = WebhookEndpoint.objects.filter(institution=institution, enabled=True).count()
+    if enabled >= MAX_ENDPOINTS_PER_INSTITUTION:
+        raise TooManyWebhookEndpoints(
+            f"at most {MAX_ENDPOINTS_PER_INSTITUTION} enabled endpoints; delete one first"
         )
     return webhook_endpoint_create(institution=institution, url=url, event_types=event_types)
 

@@ -498,6 +498,42 @@ def test_endpoints_per_institution_are_capped(network):
     assert response.status_code == 409 and response.json()["code"] == "too_many_webhook_endpoints"
 
 
+@requires_postgres
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_registrations_cannot_exceed_the_endpoint_cap(network):
+    """30 registrations of one institution at once: exactly the cap are enabled, the rest are
+    refused (they used to count the endpoints before any of them had inserted)."""
+    from django.db import connection
+
+    attempts = 30
+    start = threading.Barrier(attempts)
+    outcomes: list[str] = []
+
+    def register(n: int) -> None:
+        try:
+            start.wait()
+            hooks.webhook_endpoint_register(
+                institution=network.tmb.institution, url=f"http://127.0.0.1:9/hooks/{n}"
+            )
+            outcomes.append("registered")
+        except hooks.TooManyWebhookEndpoints:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=register, args=(n,)) for n in range(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    cap = hooks.MAX_ENDPOINTS_PER_INSTITUTION
+    enabled = WebhookEndpoint.objects.filter(institution=network.tmb.institution, enabled=True)
+    assert enabled.count() == cap
+    assert outcomes.count("registered") == cap and outcomes.count("refused") == attempts - cap
+
+
 @pytest.mark.django_db
 def test_endpoint_api_needs_an_api_key(network, api_client):
     response = api_client.get("/api/v1/webhook-endpoints")
