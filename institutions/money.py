@@ -6,6 +6,7 @@ stores integer minor units (`Money.minor`). Arithmetic across currencies raises.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
@@ -32,6 +33,19 @@ class MoneyError(ValueError):
     pass
 
 
+# The largest whole part an amount may have (15 digits: 10^15 minor units of a 3-decimal
+# currency still fits a 64-bit integer column).
+MAX_WHOLE_DIGITS = 15
+# The one grammar of an amount on the wire: ASCII digits, an optional fraction of at most the
+# currency's minor units (checked after the currency is known). No sign, exponent, separators,
+# spaces or non-ASCII digits.
+AMOUNT_PATTERN = r"^[0-9]{1,15}(\.[0-9]{1,3})?$"
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+_AMOUNT = re.compile(r"([0-9]{1,15})(?:\.([0-9]{1,3}))?", re.ASCII)
+_CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
+_LIMIT = Decimal(10) ** MAX_WHOLE_DIGITS
+
+
 def minor_units(currency: str) -> int:
     try:
         return ISO4217[currency][0]
@@ -50,10 +64,12 @@ class Money:
         exponent = Decimal(1).scaleb(-minor_units(self.currency))
         try:
             amount = Decimal(self.amount)
-        except InvalidOperation:
-            raise MoneyError(f"not an amount: {self.amount!r}") from None
+        except (InvalidOperation, TypeError, ValueError):
+            raise MoneyError("not an amount") from None
         if not amount.is_finite():
             raise MoneyError("amount must be finite")
+        if abs(amount) >= _LIMIT:
+            raise MoneyError(f"amount must be below 10^{MAX_WHOLE_DIGITS}")
         if amount != amount.quantize(exponent):
             raise MoneyError(
                 f"{self.currency} has {minor_units(self.currency)} decimal places; got {amount}"
@@ -61,15 +77,24 @@ class Money:
         object.__setattr__(self, "amount", amount.quantize(exponent))
 
     @classmethod
-    def parse(cls, value: Any, currency: str) -> Money:
-        """From a decimal string as the API takes it ("1000.00"); exact, never rounded."""
-        if isinstance(value, float) or not isinstance(value, str | int | Decimal):
-            raise MoneyError("amount must be a decimal string")
-        try:
-            amount = Decimal(value)
-        except InvalidOperation:
-            raise MoneyError(f"not a decimal amount: {value!r}") from None
-        return cls(amount, currency)
+    def parse(cls, value: Any, currency: Any) -> Money:
+        """From a decimal string as the API takes it ("1000.00"): exactly AMOUNT_PATTERN, with
+        at most the currency's minor units, and an uppercase ISO 4217 code we know; exact,
+        never rounded. The message names the rule, never echoes the input."""
+        if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
+            raise MoneyError("currency must be an uppercase ISO 4217 code such as MYR")
+        places = minor_units(currency)
+        if not isinstance(value, str):
+            raise MoneyError('amount must be a decimal string such as "1000.00"')
+        match = _AMOUNT.fullmatch(value)
+        if match is None:
+            raise MoneyError(
+                f"amount must be digits with an optional '.' and at most {places} decimal "
+                f'places (at most {MAX_WHOLE_DIGITS} digits before it), such as "1000.00"'
+            )
+        if len(match.group(2) or "") > places:
+            raise MoneyError(f"{currency} has {places} decimal places")
+        return cls(Decimal(value), currency)
 
     @classmethod
     def from_minor(cls, minor: int, currency: str) -> Money:

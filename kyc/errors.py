@@ -35,3 +35,9 @@ class HitAlreadyDecided(Conflict):
 class KycIntegrityError(Exception):
     """Stored ciphertext, its binding or its wrapped key failed authentication: tampering,
     a row moved, or a missing KEK. Not a client error — it surfaces as a 500 and is logged."""
+
+
+class ForeignRecord(Exception):
+    """A service tried to link a KYC record to an order its owner is not party to. Callers
+    check ownership first (a client naming another institution's record gets 404), so this is
+    a bug guard, not a client error."""

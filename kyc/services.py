@@ -35,6 +35,7 @@ from institutions.models import Corridor, Institution
 from institutions.money import Money
 from kyc import crypto
 from kyc.errors import (
+    ForeignRecord,
     HitAlreadyDecided,
     IllegalStatusChange,
     KycValidationError,
@@ -372,7 +373,17 @@ def kyc_link_parties(*, kyc_ref: str, order_ref: str, institutions: list[Institu
 
 
 def kyc_links_create(*, links: Sequence[tuple[KycRecord, str, Sequence[Institution]]]) -> None:
-    """`kyc_link_parties` for many (record, order ref, institutions), in one INSERT."""
+    """`kyc_link_parties` for many (record, order ref, institutions), in one INSERT.
+
+    A record is linked only to an order its owner is party to: the owner is always among the
+    institutions (it is the one naming its customer's record in its order). A link list
+    without the owner is a caller's bug that would open someone else's customer to strangers,
+    so it raises before anything is written."""
+    for record, _, institutions in links:
+        if record.owner_id not in {institution.pk for institution in institutions}:
+            raise ForeignRecord(
+                f"{record.kyc_ref} may be named only in orders of the institution that owns it"
+            )
     objs_insert(
         [
             KycOrderLink(record=record, order_ref=order_ref, institution=institution)
@@ -414,11 +425,15 @@ def kyc_access_request(
     actor = f"institution:{institution.code}"
     with transaction.atomic():
         record = KycRecord.objects.select_related("owner").filter(kyc_ref=kyc_ref).first()
-        party = (
-            record is not None
-            and KycOrderLink.objects.filter(
-                record=record, order_ref=order_ref, institution=institution
-            ).exists()
+        # access follows from ownership and the order's parties: the requester is party to an
+        # order in which the record's *owner* named it (a link the requester made by naming
+        # someone else's record in its own order grants nothing)
+        party = record is not None and {record.owner_id, institution.pk} <= set(
+            KycOrderLink.objects.filter(
+                record=record,
+                order_ref=order_ref,
+                institution_id__in=(record.owner_id, institution.pk),
+            ).values_list("institution_id", flat=True)
         )
         if record is not None and not party:
             KycAccessLog.objects.create(

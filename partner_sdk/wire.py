@@ -119,13 +119,13 @@ def parse_time(text: str) -> datetime:
     """Parse any RFC 3339 UTC timestamp ending in ``Z`` (fraction optional, any precision)."""
     match = _RFC3339_UTC.fullmatch(text) if isinstance(text, str) else None
     if match is None:
-        raise WireFormatError(f"not an RFC 3339 UTC timestamp: {text!r}")
+        raise WireFormatError("not an RFC 3339 UTC timestamp ending in Z")
     year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
     micros = int((match.group(7) or "0")[:6].ljust(6, "0"))
     try:
         return datetime(year, month, day, hour, minute, second, micros, tzinfo=UTC)
     except ValueError as exc:
-        raise WireFormatError(f"not a valid instant: {text!r}") from exc
+        raise WireFormatError("not a valid instant (RFC 3339 UTC)") from exc
 
 
 # --- statements ------------------------------------------------------------------------------
@@ -158,7 +158,7 @@ def validate_statement(statement: object, *, canonical_checked: bool = False) ->
         raise WireFormatError(f"unsupported statement version {version!r}")
     kind = statement["kind"]
     if not isinstance(kind, str) or not _KIND.fullmatch(kind):
-        raise WireFormatError(f"kind must be a dotted lowercase name, got {kind!r}")
+        raise WireFormatError("kind must be a dotted lowercase name such as order.submitted")
     parse_time(statement["at"])
     signer = statement["signer"]
     if not isinstance(signer, str) or not signer:

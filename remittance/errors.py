@@ -49,3 +49,11 @@ class OrderNotFound(NotFound):
 
 class WrongParty(DomainError):
     code, status, title = "wrong_party", 403, "Not this institution's step"
+
+
+class OrderIdUnavailable(Conflict):
+    """A new order named an id that another institution's order already has. Answered only
+    after every other check passed, as for a fresh id, so it tells a non-party nothing the
+    id's public ledger entries do not."""
+
+    code, title = "order_id_unavailable", "Order id unavailable"

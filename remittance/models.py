@@ -91,6 +91,14 @@ class Quote(models.Model):
     institution = models.ForeignKey(
         "institutions.Institution", on_delete=models.PROTECT, related_name="quotes"
     )
+    customer = models.ForeignKey(
+        "remittance.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="quotes",
+        help_text="the hosted customer it was priced for; only that customer's order may use it",
+    )
     corridor = models.ForeignKey(
         "institutions.Corridor", on_delete=models.PROTECT, related_name="+"
     )

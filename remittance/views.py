@@ -84,9 +84,10 @@ def wallet_quote(request: HttpRequest) -> HttpResponse:
     try:
         quote = quote_create(
             institution=customer.institution,
+            customer=customer,
             corridor_code="MY-PK",
             payout_method=recipient.payout_method,
-            send_amount=Money.parse(str(form.cleaned_data["amount"]), "MYR"),
+            send_amount=Money(form.cleaned_data["amount"], "MYR"),
         )
     except DomainError as exc:
         messages.error(request, exc.detail)
@@ -111,7 +112,7 @@ def wallet_quote(request: HttpRequest) -> HttpResponse:
 def wallet_send(request: HttpRequest) -> HttpResponse:
     customer = _customer(request)
     quote = Quote.objects.filter(
-        pk=request.POST.get("quote_id"), institution=customer.institution
+        pk=request.POST.get("quote_id"), institution=customer.institution, customer=customer
     ).first()
     recipient = customer.recipients.filter(pk=request.POST.get("recipient_id")).first()
     try:

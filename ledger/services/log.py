@@ -13,6 +13,7 @@ import base64
 import logging
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -26,7 +27,6 @@ from config.db import objs_insert
 from config.errors import Conflict, DomainError, InvalidSignature
 from institutions import events
 from institutions.models import Institution, SigningKey
-from institutions.pii import pii_keys
 from institutions.selectors import signing_key_active, signing_keys_lookup
 from institutions.services import signing_key_private
 from ledger.models import Checkpoint, Cosignature, Entry, QueuedStatement, TreeNode
@@ -41,11 +41,13 @@ from partner_sdk.note import (
     sign_note,
     verify_cosignature,
 )
+from partner_sdk.statements import StatementBodyError, check_body
 from partner_sdk.wire import (
     STATEMENT_DOMAIN,
     WireFormatError,
     canonical_json,
     format_time,
+    parse_time,
     validate_statement,
     verify_statement,
 )
@@ -90,6 +92,7 @@ def statements_check(items: Sequence[tuple[dict[str, Any], bytes]]) -> list[Doma
     Returns, per statement, None when it may be queued, else the error refusing it."""
     results: list[DomainError | None] = []
     pending: list[tuple[int, dict[str, Any], bytes]] = []
+    now = timezone.now()
     for n, (statement, signature) in enumerate(items):
         results.append(None)
         try:
@@ -97,15 +100,19 @@ def statements_check(items: Sequence[tuple[dict[str, Any], bytes]]) -> list[Doma
         except WireFormatError as exc:
             results[n] = InvalidStatement(str(exc))
             continue
-        leaked = pii_keys(statement["body"], "body")
-        if leaked:
-            results[n] = InvalidStatement(
-                "statements carry references, never personal data; remove " + ", ".join(leaked)
-            )
-        elif statement["kind"].startswith(OPERATOR_KINDS):
+        if statement["kind"].startswith(OPERATOR_KINDS):
             results[n] = InvalidStatement(
                 f"{statement['kind']} statements are issued by the operator only"
             )
+            continue
+        try:
+            check_body(statement["kind"], statement["body"])
+        except StatementBodyError as exc:
+            results[n] = InvalidStatement(str(exc))
+            continue
+        late = _outside_clock_window(parse_time(statement["at"]), now)
+        if late:
+            results[n] = InvalidStatement(late)
         else:
             pending.append((n, statement, signature))
     keys = signing_keys_lookup(pairs={(s["signer"], s["key_id"]) for _, s, _ in pending})
@@ -120,6 +127,24 @@ def statements_check(items: Sequence[tuple[dict[str, Any], bytes]]) -> list[Doma
         elif not verify_statement(bytes(key.public_key), statement, signature):
             results[n] = InvalidSignature("the signature does not verify against the signer's key")
     return results
+
+
+def _outside_clock_window(at: datetime, now: datetime) -> str | None:
+    """A partner's `at` must be near the hub's clock: not older than
+    LEDGER_STATEMENT_MAX_AGE_SECONDS, not ahead by more than LEDGER_STATEMENT_MAX_SKEW_SECONDS
+    (docs/ledger.md). Returns the refusal, or None."""
+    age = (now - at).total_seconds()
+    if age > settings.LEDGER_STATEMENT_MAX_AGE_SECONDS:
+        return (
+            f"statement `at` is more than {settings.LEDGER_STATEMENT_MAX_AGE_SECONDS} s before "
+            "the hub's clock; sign it again with the current time"
+        )
+    if -age > settings.LEDGER_STATEMENT_MAX_SKEW_SECONDS:
+        return (
+            f"statement `at` is more than {settings.LEDGER_STATEMENT_MAX_SKEW_SECONDS} s after "
+            "the hub's clock; check your clock (NTP)"
+        )
+    return None
 
 
 def statements_queue(

@@ -55,6 +55,7 @@ from remittance.errors import (
     InvalidTransition,
     KycNotVerified,
     LimitExceeded,
+    OrderIdUnavailable,
     OrderNotFound,
     QuoteExpired,
     QuoteUsed,
@@ -513,15 +514,21 @@ def _orders_submit(
             todo.append(i)
 
     # A retried order id answers the stored order (ids are unique within a batch).
+    # Another institution's order id is judged as if it were fresh (a non-party learns
+    # nothing of that order), then refused as unavailable if everything else passed.
     existing = RemittanceOrder.objects.in_bulk([requests[i].order_id for i in todo])
     fresh: list[int] = []
+    foreign_ids: set[uuid.UUID] = set()
     for i in todo:
         r = requests[i]
         stored = existing.get(r.order_id)
-        if stored is not None:
-            results[i] = stored if _same_order(stored, r) else QuoteUsed(_OTHER_ORDER)
-        else:
+        if stored is None:
             fresh.append(i)
+        elif stored.sending_institution_id != r.sending_institution.pk:
+            foreign_ids.add(r.order_id)
+            fresh.append(i)
+        else:
+            results[i] = stored if _same_order(stored, r) else QuoteUsed(_OTHER_ORDER)
 
     # Reads, in lock order: quotes → senders' KYC records → (liquidity limit) → accounts.
     quote_ids = {requests[i].quote_id for i in fresh}
@@ -537,7 +544,12 @@ def _orders_submit(
     )
     # an order committed between the read of retried ids above and the quote lock: a retry
     # racing its own first attempt (another batch, another process) answers that order
-    raced = [i for i in fresh if holders.get(requests[i].quote_id) == requests[i].order_id]
+    raced = [
+        i
+        for i in fresh
+        if holders.get(requests[i].quote_id) == requests[i].order_id
+        and requests[i].order_id not in foreign_ids
+    ]
     if raced:
         committed = RemittanceOrder.objects.in_bulk([requests[i].order_id for i in raced])
         for i in raced:
@@ -604,6 +616,10 @@ def _orders_submit(
         except DomainError as exc:
             results[i] = exc
             continue
+        if requests[i].order_id in foreign_ids:
+            accepted.pop()
+            results[i] = OrderIdUnavailable("choose a new random order_id (a UUID)")
+            continue
         ok = accepted[-1]
         if ok.request.sender_kyc_ref in newly_held:
             records[ok.request.sender_kyc_ref].screening_hold = True
@@ -642,14 +658,22 @@ def _may_screen(r: SubmitRequest, quote: Quote | None, records: dict[str, Any]) 
     beneficiary = records.get(r.beneficiary_kyc_ref)
     return (
         quote is not None
-        and quote.institution_id == r.sending_institution.pk
+        and _quote_is_theirs(quote, r)
         and sender is not None
         and sender.owner_id == r.sending_institution.pk
         and sender.role == "sender"
         and sender.status == "verified"
         and beneficiary is not None
+        and beneficiary.owner_id == r.sending_institution.pk
         and beneficiary.role == "beneficiary"
     )
+
+
+def _quote_is_theirs(quote: Quote, r: SubmitRequest) -> bool:
+    """The institution's own quote; a quote priced for a hosted customer belongs to that
+    customer alone (and an institution-level quote to no customer)."""
+    customer_id = r.customer.pk if r.customer is not None else None
+    return quote.institution_id == r.sending_institution.pk and quote.customer_id == customer_id
 
 
 def _same_order(order: RemittanceOrder, r: SubmitRequest) -> bool:
@@ -704,7 +728,7 @@ def _submit_check(
 ) -> _Accepted:
     """Every check of one submit, in the order a client sees refusals; raises DomainError."""
     institution = r.sending_institution
-    if quote is None or quote.institution_id != institution.pk:
+    if quote is None or not _quote_is_theirs(quote, r):
         raise NotFound(f"no quote {r.quote_id}")
     if quote_taken:
         raise QuoteUsed("this quote was already used by another order")
@@ -714,7 +738,13 @@ def _submit_check(
     beneficiary = records.get(r.beneficiary_kyc_ref)
     if sender is None or sender.owner_id != institution.pk or sender.role != "sender":
         raise NotFound(f"no sender KYC record {r.sender_kyc_ref}")
-    if beneficiary is None or beneficiary.role != "beneficiary":
+    # both parties' records must be the sending institution's own: naming another
+    # institution's record would link it to this order and open it to this order's parties
+    if (
+        beneficiary is None
+        or beneficiary.owner_id != institution.pk
+        or beneficiary.role != "beneficiary"
+    ):
         raise NotFound(f"no beneficiary KYC record {r.beneficiary_kyc_ref}")
     if sender.status != "verified":
         raise KycNotVerified(f"sender KYC status is {sender.status}")

@@ -20,7 +20,7 @@ from config.errors import DomainError, NotFound
 from institutions.models import Corridor, Institution
 from institutions.money import Money, minor_units
 from remittance.errors import AmountOutOfRange, UnsupportedPayoutMethod
-from remittance.models import CorridorPricing, Quote
+from remittance.models import CorridorPricing, Customer, Quote
 from settlement.rates import fx_rate_current
 
 RATE_PLACES = Decimal("1e-10")
@@ -66,8 +66,12 @@ def quote_create(
     payout_method: str,
     send_amount: Money | None = None,
     receive_amount: Money | None = None,
+    customer: Customer | None = None,
 ) -> Quote:
-    """A firm quote on the current mid rate (refused if the rate is stale)."""
+    """A firm quote on the current mid rate (refused if the rate is stale). A quote priced for
+    a hosted customer (`customer`) can be used only by that customer's order."""
+    if customer is not None and customer.institution_id != institution.pk:
+        raise ValueError("a hosted customer's quote is priced by the customer's institution")
     corridor = Corridor.objects.filter(code=corridor_code, active=True).first()
     if corridor is None:
         raise NotFound(f"no open corridor {corridor_code}")
@@ -93,6 +97,7 @@ def quote_create(
     return Quote.objects.create(
         id=_quote_id(),
         institution=institution,
+        customer=customer,
         corridor=corridor,
         payout_method=payout_method,
         send_currency=send.currency,

@@ -211,7 +211,9 @@ def test_erasure_makes_the_record_unreadable_and_the_ledger_still_verifies(
     network, sender, tmb_key
 ):
     services.kyc_link_parties(
-        kyc_ref=sender.kyc_ref, order_ref="ord_1", institutions=[network.tmb.institution]
+        kyc_ref=sender.kyc_ref,
+        order_ref="ord_1",
+        institutions=[sender.owner, network.tmb.institution],
     )
     services.kyc_access_request(
         institution=network.tmb.institution,

@@ -4,6 +4,7 @@ import base64
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -23,7 +24,7 @@ from partner_sdk import merkle
 from partner_sdk.note import NoteVerifier, open_checkpoint
 from partner_sdk.wire import entry_bytes, parse_entry
 
-from .helpers import partner_statement
+from .helpers import ORDER_1, partner_statement
 
 
 @pytest.mark.django_db
@@ -61,7 +62,7 @@ def test_bad_signature_unknown_key_and_retired_key_are_refused(network):
     forged = bytes([signature[0] ^ 1]) + signature[1:]
     with pytest.raises(InvalidSignature):
         statement_append(statement=statement, signature=forged)
-    other = dict(statement, body={"order_id": "ord_2"})
+    other = dict(statement, body=dict(statement["body"], payout_reference="EP-2"))
     with pytest.raises(InvalidSignature):
         statement_append(statement=other, signature=signature)
     with pytest.raises(InvalidSignature):
@@ -187,11 +188,96 @@ def test_export_verifies_with_the_standalone_partner_verifier(network, tmp_path)
     assert "seq=11" in bad.stdout + bad.stderr
 
 
+PII = "Rukhsana Bibi +923001234567 AB1234567"
+
+
 @pytest.mark.django_db
-def test_a_partner_statement_carrying_personal_data_never_reaches_the_log(network):
-    statement, signature = partner_statement(
-        network.tmb, body={"order_id": "ord_1", "beneficiary": {"name": "Rukhsana Bibi"}}
-    )
-    with pytest.raises(InvalidStatement, match=r"body\.beneficiary\.name"):
+@pytest.mark.parametrize(
+    ("kind", "body", "rule"),
+    [
+        # the probe's findings: free text under an innocent key, a padded key, a nested one
+        ("order.submitted", {"memo": PII}, r"remove memo"),
+        ("order.accepted", {"order_id": ORDER_1, "Name ": PII}, r"remove Name"),
+        ("order.accepted", {"order_id": ORDER_1, "customer": {"nm": PII}}, r"remove customer"),
+        # every allowed field has a format with no room for a name
+        ("order.credited", {"order_id": ORDER_1, "payout_reference": PII}, r"payout_reference"),
+        ("order.rejected", {"order_id": ORDER_1, "reason_code": PII}, r"reason_code must be"),
+        ("order.accepted", {"order_id": PII}, r"order_id must be a lowercase UUID"),
+        (
+            "order.credited",
+            {
+                "order_id": ORDER_1,
+                "payout_reference": "EP-1",
+                "receive_amount": {"amount": PII, "currency": "PKR"},
+            },
+            r"receive_amount.amount must be a decimal string",
+        ),
+        ("order.accepted", {}, r"order_id is required"),
+        ("customer.profile", {"order_id": ORDER_1}, r"partners may sign only"),
+    ],
+)
+def test_a_partner_statement_outside_its_kinds_schema_never_reaches_the_log(
+    network, kind, body, rule
+):
+    statement, signature = partner_statement(network.tmb, kind=kind, body=body)
+    with pytest.raises(InvalidStatement, match=rule) as refused:
+        statement_append(statement=statement, signature=signature)
+    assert "Rukhsana" not in str(refused.value) and "923001234567" not in str(refused.value)
+    assert not QueuedStatement.objects.filter(signer="TMB-PK").exists()
+
+
+@pytest.mark.django_db
+def test_each_partner_kind_with_its_full_schema_is_accepted(network):
+    from partner_sdk.statements import BODY_SCHEMAS
+
+    money = {"amount": "1000.00", "currency": "MYR"}
+    full = {
+        "order.submitted": {
+            "order_id": ORDER_1,
+            "quote_id": "qt_" + "0" * 24,
+            "sender_kyc_ref": "kyc_" + "a" * 26,
+            "beneficiary_kyc_ref": "kyc_" + "b" * 26,
+            "send_amount": money,
+            "fee": {"amount": "10.00", "currency": "MYR"},
+            "receive_amount": {"amount": "62865.00", "currency": "PKR"},
+            "rate": "62.865",
+        },
+        "order.accepted": {"order_id": ORDER_1},
+        "order.rejected": {"order_id": ORDER_1, "reason_code": "beneficiary_not_found"},
+        "order.credited": {
+            "order_id": ORDER_1,
+            "payout_reference": "EP-7F3A/2026:01_x",
+            "receive_amount": {"amount": "62865.00", "currency": "PKR"},
+        },
+    }
+    assert set(full) == set(BODY_SCHEMAS)
+    for kind, body in full.items():
+        statement, signature = partner_statement(network.tmb, kind=kind, body=body)
+        statement_append(statement=statement, signature=signature)
+    assert QueuedStatement.objects.filter(signer="TMB-PK").count() == 4
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("at", "rule"),
+    [
+        (datetime(2019, 1, 1, tzinfo=UTC), "before the hub's clock"),
+        (datetime(2099, 1, 1, tzinfo=UTC), "after the hub's clock"),
+        (timedelta(seconds=-901), "before the hub's clock"),
+        (timedelta(seconds=121), "after the hub's clock"),
+    ],
+)
+def test_a_statement_signed_far_from_the_hubs_clock_is_refused(network, at, rule):
+    when = datetime.now(UTC) + at if isinstance(at, timedelta) else at
+    statement, signature = partner_statement(network.tmb, at=when)
+    with pytest.raises(InvalidStatement, match=rule):
         statement_append(statement=statement, signature=signature)
     assert not QueuedStatement.objects.filter(signer="TMB-PK").exists()
+
+
+@pytest.mark.django_db
+def test_a_statement_within_the_clock_window_is_accepted(network):
+    for skew in (timedelta(seconds=-850), timedelta(seconds=100)):
+        statement, signature = partner_statement(network.tmb, at=datetime.now(UTC) + skew)
+        statement_append(statement=statement, signature=signature)
+    assert QueuedStatement.objects.filter(signer="TMB-PK").count() == 2

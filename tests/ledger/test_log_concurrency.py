@@ -4,6 +4,7 @@ assigns contiguous seqs with no duplicates, whatever the interleaving."""
 from __future__ import annotations
 
 import threading
+import uuid
 
 import pytest
 from django.db import connection, transaction
@@ -22,7 +23,17 @@ pytestmark = [pytest.mark.postgres, requires_postgres]
 def test_eight_concurrent_writers_and_two_integrators_give_a_contiguous_verifying_log(network):
     writers, per_writer = 8, 40
     signed = [
-        [partner_statement(network.tmb, body={"writer": w, "n": n}) for n in range(per_writer)]
+        [
+            partner_statement(
+                network.tmb,
+                body={
+                    "order_id": str(uuid.UUID(int=w * 1000 + n)),
+                    "payout_reference": f"EP-{w}-{n}",
+                    "receive_amount": {"amount": "1.00", "currency": "PKR"},
+                },
+            )
+            for n in range(per_writer)
+        ]
         for w in range(writers)
     ]
     errors: list[BaseException] = []

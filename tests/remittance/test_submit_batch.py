@@ -102,6 +102,7 @@ def partner_request(
 def wallet_quote(customer: Customer, amount: str) -> Quote:
     return quote_create(
         institution=customer.institution,
+        customer=customer,
         corridor_code="MY-PK",
         payout_method="mobile_wallet",
         send_amount=Money.parse(amount, "MYR"),
@@ -518,15 +519,18 @@ def test_an_order_refused_for_funds_does_not_use_up_the_liquidity_cap(
 
 
 @alone_and_batch()
-def test_an_order_refused_for_funds_does_not_keep_its_quote(
+def test_an_order_refused_for_funds_does_not_keep_its_quote_and_no_one_else_may_use_it(
     corridor, wallet_customer, wallet_beneficiary, how
 ):
+    # a quote priced for one wallet customer is that customer's alone (issue 11): another
+    # customer naming it is told there is no such quote, whether or not the first order failed
     rich = wallet_user(corridor.network, "bilal", 2_000_000)
     q = wallet_quote(wallet_customer, "900.00")  # more than the first wallet holds
     poor = wallet_request(wallet_customer, q, wallet_beneficiary)
-    funded = wallet_request(rich, q, wallet_beneficiary)
+    other = wallet_request(rich, q, wallet_beneficiary)
+    own = wallet_request(rich, wallet_quote(rich, "900.00"), wallet_beneficiary)
 
-    assert answers(how, [poor, funded]) == ["insufficient_funds", "submitted"]
+    assert answers(how, [poor, other, own]) == ["insufficient_funds", "not_found", "submitted"]
 
 
 @alone_and_batch()

@@ -3,6 +3,7 @@ is no credit for an external sender; orders in flight in a batch count as used."
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import uuid
@@ -14,6 +15,7 @@ from institutions import events
 from institutions.models import Institution, WebhookDelivery
 from institutions.money import Money
 from institutions.services_webhooks import webhook_endpoint_register
+from kyc import services as kyc
 from ledger.models import Account
 from ledger.services.money import TransferSpec, account_get_or_create, transfers_create_or_raise
 from remittance.models import RemittanceOrder
@@ -29,6 +31,7 @@ from settlement.services.liquidity import (
     liquidity_unconfigured_senders,
     liquidity_used_minor,
 )
+from tests.kyc.conftest import BENEFICIARY
 from tests.remittance.test_orders_api import quote, submit
 
 from .conftest import credited_order
@@ -82,16 +85,20 @@ def test_a_hosted_sender_needs_no_limit(corridor, wallet_customer):
     # and a wallet order goes through (the wallet's own no-overdraft flag is its guard)
     q = quote_create(
         institution=valyou,
+        customer=wallet_customer,
         corridor_code="MY-PK",
         payout_method="mobile_wallet",
         send_amount=myr("100.00"),
+    )
+    beneficiary = kyc.kyc_record_create(
+        owner=valyou, role="beneficiary", data=copy.deepcopy(BENEFICIARY)
     )
     order = order_submit(
         sending_institution=valyou,
         order_id=uuid.uuid4(),
         quote_id=q.pk,
         sender_kyc_ref=wallet_customer.kyc_ref,
-        beneficiary_kyc_ref=corridor.beneficiary_ref,
+        beneficiary_kyc_ref=beneficiary.kyc_ref,
         customer=wallet_customer,
     )
     assert order.status == "submitted"
