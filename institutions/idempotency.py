@@ -18,6 +18,10 @@ record commits with the order or not at all, and a request costs no extra commit
 concurrent requests with one key: the second's INSERT waits for the first's commit and
 fails on the unique key; its batch runs again and finds the first's response. Requests refused
 before they reach the service (a malformed body) are not stored: a retry is judged again.
+
+Records are kept IDEMPOTENCY_RETENTION_DAYS (7) after the request completed, then deleted by
+`idempotency_records_purge` (beat, daily): a key sent again after that is a new request. Money
+still cannot move twice, for the reason above (an order's own id answers the stored order).
 """
 
 from __future__ import annotations
@@ -30,12 +34,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.errors import Conflict, DomainError
+from institutions.retention import retention_cutoff, rows_purge
 
 STALE_AFTER = timedelta(minutes=5)
 MAX_KEY_LENGTH = 200
@@ -339,3 +345,20 @@ def idempotent_in_service(view_method: Callable[..., Response]) -> Callable[...,
         return view_method(self, request, *args, **kwargs)
 
     return wrapper
+
+
+# --- retention -------------------------------------------------------------------------------
+
+
+def idempotency_records_purge() -> int:
+    """Delete records that completed more than IDEMPOTENCY_RETENTION_DAYS ago, and claims that
+    never completed (their request died and was never retried) started that long ago; returns
+    how many. A record completes after it is created, so the created_at index finds them."""
+    cutoff = retention_cutoff(
+        days=settings.IDEMPOTENCY_RETENTION_DAYS, setting="IDEMPOTENCY_RETENTION_DAYS"
+    )
+    return rows_purge(
+        IdempotencyRecord.objects.filter(created_at__lt=cutoff).filter(
+            models.Q(completed_at__isnull=True) | models.Q(completed_at__lt=cutoff)
+        )
+    )

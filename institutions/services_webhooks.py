@@ -12,6 +12,8 @@ Who calls what:
   overhead does not cap throughput. Delivery is at least once: a sender that dies mid-flight
   leaves its lease to expire and the message is sent again with the same `webhook-id`.
 - `webhook_delivery_replay` — the admin's "replay".
+- `webhook_deliveries_purge` — beat, daily: finished deliveries and their attempts are deleted
+  WEBHOOK_DELIVERY_RETENTION_DAYS (90) after their last activity.
 
 Signing is Standard Webhooks (`standardwebhooks` package): headers `webhook-id` (stable per
 delivery), `webhook-timestamp` (per attempt), `webhook-signature: v1,<HMAC-SHA256>`.
@@ -34,10 +36,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+from django.conf import settings
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from standardwebhooks import Webhook
 
@@ -46,6 +49,7 @@ from config.errors import Conflict, DomainError, NotFound
 from institutions.locks import institution_lock
 from institutions.models import Institution, WebhookEndpoint
 from institutions.pii import pii_keys
+from institutions.retention import retention_cutoff, rows_purge
 from institutions.services import (
     webhook_endpoint_create,
     webhook_endpoint_disable,
@@ -267,6 +271,28 @@ def webhook_delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
     transaction.on_commit(webhook_delivery_request, robust=True)
     delivery.refresh_from_db()
     return delivery
+
+
+# --- retention -----------------------------------------------------------------------------
+
+
+def webhook_deliveries_purge() -> int:
+    """Delete deliveries that finished (delivered or failed) more than
+    WEBHOOK_DELIVERY_RETENTION_DAYS ago, with their attempts; returns how many deliveries.
+    Pending ones stay whatever their age, and so does one with an attempt inside the period
+    (a replay of an old delivery keeps its whole history for another period)."""
+    cutoff = retention_cutoff(
+        days=settings.WEBHOOK_DELIVERY_RETENTION_DAYS, setting="WEBHOOK_DELIVERY_RETENTION_DAYS"
+    )
+    recent_attempt = WebhookAttempt.objects.filter(
+        delivery_id=OuterRef("pk"), attempted_at__gte=cutoff
+    )
+    finished = WebhookDelivery.objects.filter(
+        Q(delivered_at__isnull=True) | Q(delivered_at__lt=cutoff),
+        status__in=[WebhookDelivery.Status.DELIVERED, WebhookDelivery.Status.FAILED],
+        created_at__lt=cutoff,
+    ).exclude(Exists(recent_attempt))
+    return rows_purge(finished)
 
 
 # --- sending -------------------------------------------------------------------------------

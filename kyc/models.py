@@ -142,7 +142,9 @@ class KycGrant(models.Model):
 
 
 class KycAccessLog(models.Model):
-    """Who touched whose record, why, when. Append-only (database triggers)."""
+    """Who touched whose record, why, when. Append-only (database triggers), except that
+    `denied` rows may be deleted: kyc/retention.py drops them after a year (migration 0004).
+    Nothing deletes a `decrypt`, `share` or `erase` row: AML/CFT record keeping."""
 
     class Action(models.TextChoices):
         DECRYPT = "decrypt"

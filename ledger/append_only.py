@@ -20,23 +20,41 @@ $$ LANGUAGE plpgsql;
 """
 
 
-def install(schema_editor: Any, tables: list[str]) -> None:
-    """(Re)create the triggers on `tables`; safe to run twice."""
+def install(schema_editor: Any, tables: list[str], *, deletable_when: str | None = None) -> None:
+    """(Re)create the triggers on `tables`; safe to run twice. UPDATE is always refused;
+    DELETE too, except of rows for which `deletable_when` holds: an SQL condition on `OLD`
+    that reads the same on both backends (e.g. `OLD.action = 'denied'`), for retention of
+    rows the log need not keep forever. A condition that is NULL refuses."""
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
         schema_editor.execute(PG_FUNCTION, params=None)
         for table in tables:
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};")
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only_delete ON {table};")
+            if deletable_when is None:
+                schema_editor.execute(
+                    f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                    "FOR EACH ROW EXECUTE FUNCTION ledger_reject_mutation();"
+                )
+                continue
             schema_editor.execute(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE ON {table} "
                 "FOR EACH ROW EXECUTE FUNCTION ledger_reject_mutation();"
+            )
+            schema_editor.execute(
+                f"CREATE TRIGGER {table}_append_only_delete BEFORE DELETE ON {table} "
+                f"FOR EACH ROW WHEN (({deletable_when}) IS NOT TRUE) "
+                "EXECUTE FUNCTION ledger_reject_mutation();"
             )
     elif vendor == "sqlite":
         for table in tables:
             for op in ("UPDATE", "DELETE"):
+                when = ""
+                if op == "DELETE" and deletable_when is not None:
+                    when = f"WHEN NOT coalesce(({deletable_when}), 0) "
                 schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_{op.lower()};")
                 schema_editor.execute(
-                    f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                    f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} {when}"
                     f"BEGIN SELECT RAISE(ABORT, 'append-only: {op} on {table} is not allowed'); "
                     "END;"
                 )
@@ -49,6 +67,7 @@ def uninstall(schema_editor: Any, tables: list[str]) -> None:
     for table in tables:
         if vendor == "postgresql":
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};")
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only_delete ON {table};")
         else:
             for op in ("update", "delete"):
                 schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_no_{op};")

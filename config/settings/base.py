@@ -207,6 +207,27 @@ HUB_URL = env("HUB_URL", "http://127.0.0.1:8000")
 # local development, tests, the demo stack and the benchmarks.
 WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
 
+# Retention (docs/operations.md, Security → Retention): beat deletes, once a day, idempotency
+# records this many days after their request completed (a key sent again later is a new
+# request), finished webhook deliveries and their attempts this many days after their last
+# activity, and refused-access rows of the KYC access log after this many days. The log's
+# decrypt/share/erase rows are AML/CFT record keeping (at least five years) and never deleted.
+IDEMPOTENCY_RETENTION_DAYS = int(env("IDEMPOTENCY_RETENTION_DAYS", "7") or 7)
+WEBHOOK_DELIVERY_RETENTION_DAYS = int(env("WEBHOOK_DELIVERY_RETENTION_DAYS", "90") or 90)
+KYC_DENIED_ACCESS_RETENTION_DAYS = int(env("KYC_DENIED_ACCESS_RETENTION_DAYS", "365") or 365)
+CELERY_BEAT_SCHEDULE["retention-idempotency-records"] = {
+    "task": "institutions.tasks.purge_idempotency_records",
+    "schedule": timedelta(hours=24),
+}
+CELERY_BEAT_SCHEDULE["retention-webhook-deliveries"] = {
+    "task": "institutions.tasks.purge_webhook_deliveries",
+    "schedule": timedelta(hours=24),
+}
+CELERY_BEAT_SCHEDULE["retention-kyc-denied-access"] = {
+    "task": "kyc.tasks.purge_denied_kyc_access",
+    "schedule": timedelta(hours=24),
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -135,3 +135,69 @@ def test_outside_a_transaction_the_claim_replays_and_refuses_like_inside(network
     assert again.status_code == 400 and again.json()["code"] == bad.json()["code"]
     assert again["content-type"].startswith("application/problem+json")
     assert not IdempotencyRecord.objects.filter(key="k-bad").exists()
+
+
+# --- retention -------------------------------------------------------------------------------
+
+
+def aged(record: IdempotencyRecord, *, created: timedelta, completed: timedelta | None) -> int:
+    """Move a record's request `created` into the past, completed `completed` ago (or never)."""
+    now = timezone.now()
+    IdempotencyRecord.objects.filter(pk=record.pk).update(
+        created_at=now - created, completed_at=None if completed is None else now - completed
+    )
+    return record.pk
+
+
+@pytest.mark.django_db
+def test_records_are_kept_seven_days_after_completing_then_purged(network, settings):
+    assert settings.IDEMPOTENCY_RETENTION_DAYS == 7
+    actor = f"institution:{network.tmb.code}"
+    rows = {
+        name: IdempotencyRecord.objects.create(actor=actor, key=name, request_hash="h")
+        for name in ("old", "finished-lately", "slow", "dead-claim", "live-claim")
+    }
+    days = timedelta(days=1)
+    aged(rows["old"], created=8 * days, completed=8 * days)
+    aged(rows["finished-lately"], created=6 * days, completed=6 * days)
+    aged(rows["slow"], created=8 * days, completed=6 * days)  # a stale claim taken over
+    aged(rows["dead-claim"], created=8 * days, completed=None)  # its request died, no retry
+    aged(rows["live-claim"], created=timedelta(seconds=5), completed=None)
+
+    assert idempotency.idempotency_records_purge() == 2
+
+    kept = set(IdempotencyRecord.objects.values_list("key", flat=True))
+    assert kept == {"finished-lately", "slow", "live-claim"}
+
+
+@pytest.mark.django_db
+def test_a_key_sent_again_after_the_retention_period_is_a_new_request(network):
+    first = post(network.tmb, "k-reused")
+    assert first.status_code == 201
+    other_body = {"url": "https://other.bank.example/hooks"}
+
+    def again():
+        return network.tmb.client().post(
+            PATH, other_body, format="json", HTTP_IDEMPOTENCY_KEY="k-reused"
+        )
+
+    assert again().status_code == 409  # within the period: the key is taken
+    record = IdempotencyRecord.objects.get(key="k-reused")
+    aged(record, created=timedelta(days=8), completed=timedelta(days=8))
+    idempotency.idempotency_records_purge()
+
+    second = again()
+
+    assert second.status_code == 201, second.content
+    assert second.json()["id"] != first.json()["id"]
+    assert "Idempotent-Replayed" not in second
+    assert WebhookEndpoint.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_retention_period_under_a_day_is_refused(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.IDEMPOTENCY_RETENTION_DAYS = 0
+    with pytest.raises(ImproperlyConfigured, match="IDEMPOTENCY_RETENTION_DAYS"):
+        idempotency.idempotency_records_purge()

@@ -541,6 +541,59 @@ def test_endpoint_api_needs_an_api_key(network, api_client):
     assert response.json()["code"] == "not_authenticated"
 
 
+# --- retention -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_finished_deliveries_and_their_attempts_are_purged_after_ninety_days(network, settings):
+    assert settings.WEBHOOK_DELIVERY_RETENTION_DAYS == 90
+    endpoint, _ = inst.webhook_endpoint_create(
+        institution=network.tmb.institution, url="http://127.0.0.1:9/hooks"
+    )
+    now, day = timezone.now(), timedelta(days=1)
+
+    def delivery(name: str, status: str, *, created: timedelta, attempts: list[timedelta]):
+        row = WebhookDelivery.objects.create(
+            message_id=f"msg_{name}",
+            institution=network.tmb.institution,
+            endpoint=endpoint,
+            url=endpoint.url,
+            event_type="order.submitted",
+            payload="{}",
+            status=status,
+            next_attempt_at=now if status == "pending" else None,
+            delivered_at=now - attempts[-1] if status == "delivered" else None,
+        )
+        WebhookDelivery.objects.filter(pk=row.pk).update(created_at=now - created)
+        for number, ago in enumerate(attempts, start=1):
+            WebhookAttempt.objects.create(
+                delivery=row,
+                number=number,
+                attempted_at=now - ago,
+                status_code=200 if status == "delivered" and number == len(attempts) else 503,
+                latency_ms=3,
+            )
+        return row
+
+    delivery("old_delivered", "delivered", created=100 * day, attempts=[100 * day])
+    delivery("old_failed", "failed", created=100 * day, attempts=[100 * day, 99 * day])
+    delivery("old_replayed_lately", "failed", created=100 * day, attempts=[100 * day, 2 * day])
+    delivery("old_redelivered", "delivered", created=100 * day, attempts=[100 * day, 1 * day])
+    delivery("old_pending", "pending", created=100 * day, attempts=[100 * day])
+    delivery("recent", "delivered", created=30 * day, attempts=[30 * day])
+
+    assert hooks.webhook_deliveries_purge() == 2
+
+    kept = set(WebhookDelivery.objects.values_list("message_id", flat=True))
+    assert kept == {
+        "msg_old_replayed_lately",
+        "msg_old_redelivered",
+        "msg_old_pending",
+        "msg_recent",
+    }
+    assert WebhookAttempt.objects.count() == 2 + 2 + 1 + 1  # the purged ones' went with them
+
+
 # --- a real worker -------------------------------------------------------------------------
 
 
