@@ -34,6 +34,7 @@ from institutions import events
 from institutions.models import Institution
 from institutions.money import Money
 from ledger.models import Account
+from ledger.services import accounts
 from settlement.models import LiquidityAlert, LiquidityLimit, LiquidityMode
 
 THRESHOLD_EVENT = "liquidity.threshold"
@@ -63,7 +64,7 @@ class LiquidityDecision:
 
 def liquidity_used_minor(*, institution: Institution, currency: str) -> int:
     row = (
-        Account.objects.filter(code=f"position:{institution.code}:{currency}")
+        Account.objects.filter(code=accounts.position_code(institution.code, currency))
         .values_list("credits_pending", "credits_posted", "debits_pending", "debits_posted")
         .first()
     )

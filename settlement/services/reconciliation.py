@@ -32,6 +32,7 @@ from django.utils import timezone
 from config.errors import Conflict, DomainError, NotFound
 from institutions.money import Money
 from ledger.models import Account, Entry, QueuedStatement, Transfer
+from ledger.services import accounts
 from settlement.models import (
     Break,
     BreakEvent,
@@ -207,7 +208,7 @@ def _order_breaks(order: WindowOrder, facts: _Facts, now: datetime) -> list[Brea
     payout = by_code["order.payout"][0] if by_code["order.payout"] else None
     payout_expected = {
         "credit": _wire(order.receive_minor, order.receive_currency),
-        "account": f"position:{receiving}:{order.receive_currency}",
+        "account": accounts.position_code(receiving, order.receive_currency),
     }
     payout_actual = (
         {

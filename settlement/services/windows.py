@@ -41,9 +41,10 @@ from config.errors import Conflict, DomainError
 from institutions import events
 from institutions.models import Corridor, Institution
 from institutions.money import Money, minor_units
-from ledger.models import Account, AccountKind
+from ledger.models import Account
+from ledger.services import accounts
 from ledger.services.log import statement_issue
-from ledger.services.money import TransferSpec, account_get_or_create, transfers_create_or_raise
+from ledger.services.money import TransferSpec, transfers_create_or_raise
 from partner_sdk.wire import format_time
 from settlement.locks import current_window_share_lock, liquidity_limits_lock, window_lock
 from settlement.models import (
@@ -129,7 +130,7 @@ def window_order_record(*, order: Any) -> WindowOrder | None:
 
 
 def window_orders_record(*, orders: Sequence[Any]) -> list[WindowOrder]:
-    """`window_order_record` for the credited orders of one batch (the `orders.credited` hook):
+    """`window_order_record` for the credited orders of one batch (the credit batch calls it):
     one SHARE lock per corridor's current window, one INSERT of the window rows, one upsert of
     the running totals — whatever the batch size. Orders already in a window change nothing.
     The totals are summed per aggregate row first and upserted in key order, so concurrent
@@ -431,16 +432,6 @@ def window_rate_set(*, window_id: int, rate: Decimal | str, source: str) -> Sett
     return window
 
 
-def _account(code: str, kind: str, currency: str, institution_id: int | None = None) -> Account:
-    """The named account, opened on first use; an existing one is used as it is (its flags
-    are the operator's), like the orders app does."""
-    existing = Account.objects.filter(code=code).first()
-    if existing is not None:
-        return existing
-    institution = Institution.objects.get(pk=institution_id) if institution_id else None
-    return account_get_or_create(code=code, kind=kind, currency=currency, institution=institution)
-
-
 def _tid(window: SettlementWindow, leg: str) -> uuid.UUID:
     return uuid.uuid5(SETTLEMENT_NAMESPACE, f"window:{window.pk}:{leg}")
 
@@ -483,11 +474,26 @@ def window_settle(
             )
         )
     )
-    codes = dict(Institution.objects.filter(pk__in=[*pay_in, *pay_out]).values_list("pk", "code"))
-    fx_send = _account(f"fx_position:{send_cur}", AccountKind.FX_POSITION, send_cur)
-    fx_recv = _account(f"fx_position:{recv_cur}", AccountKind.FX_POSITION, recv_cur)
-    bank_send = _account(f"settlement_bank:{send_cur}", AccountKind.FUNDING, send_cur)
-    bank_recv = _account(f"settlement_bank:{recv_cur}", AccountKind.FUNDING, recv_cur)
+    parties = Institution.objects.in_bulk([*pay_in, *pay_out])
+    named = accounts.accounts_open(
+        [
+            accounts.fx_position(send_cur),
+            accounts.fx_position(recv_cur),
+            accounts.settlement_bank(send_cur),
+            accounts.settlement_bank(recv_cur),
+            accounts.fx_pnl(recv_cur),
+            *(accounts.position(parties[pk], send_cur) for pk in pay_in),
+            *(accounts.position(parties[pk], recv_cur) for pk in pay_out),
+        ]
+    )
+
+    def account(name: accounts.AccountName) -> Account:
+        return named[name.code]
+
+    fx_send = account(accounts.fx_position(send_cur))
+    fx_recv = account(accounts.fx_position(recv_cur))
+    bank_send = account(accounts.settlement_bank(send_cur))
+    bank_recv = account(accounts.settlement_bank(recv_cur))
     reference = f"window:{window.pk}"
     legs: list[TransferSpec] = []
 
@@ -505,24 +511,16 @@ def window_settle(
             )
 
     for institution_id, amount in sorted(pay_in.items()):
-        position = _account(
-            f"position:{codes[institution_id]}:{send_cur}",
-            AccountKind.POSITION,
-            send_cur,
-            institution_id,
-        )
-        leg(f"pay_in:{codes[institution_id]}", position, fx_send, amount, "settlement.pay_in")
+        party = parties[institution_id]
+        position = account(accounts.position(party, send_cur))
+        leg(f"pay_in:{party.code}", position, fx_send, amount, "settlement.pay_in")
     leg("fx_sell", fx_send, bank_send, window.send_minor, "settlement.fx_sell")
     leg("fx_buy", bank_recv, fx_recv, converted, "settlement.fx_buy")
     for institution_id, amount in sorted(pay_out.items()):
-        position = _account(
-            f"position:{codes[institution_id]}:{recv_cur}",
-            AccountKind.POSITION,
-            recv_cur,
-            institution_id,
-        )
-        leg(f"pay_out:{codes[institution_id]}", position, bank_recv, amount, "settlement.pay_out")
-    fx_pnl = _account(f"fx_pnl:{recv_cur}", AccountKind.FX_POSITION, recv_cur)
+        party = parties[institution_id]
+        position = account(accounts.position(party, recv_cur))
+        leg(f"pay_out:{party.code}", position, bank_recv, amount, "settlement.pay_out")
+    fx_pnl = account(accounts.fx_pnl(recv_cur))
     if pnl >= 0:
         leg("fx_pnl", fx_recv, fx_pnl, pnl, "settlement.fx_gain")
     else:

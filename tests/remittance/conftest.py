@@ -16,11 +16,11 @@ from institutions import services as inst
 from institutions.money import Money
 from kyc import services as kyc
 from ledger.models import AccountKind
+from ledger.services.accounts import account_open, prefund
 from ledger.services.log import ledger_integrate
 from ledger.services.money import TransferSpec, account_get_or_create, transfers_create_or_raise
 from partner_sdk.wire import format_time, make_statement, sign_statement
 from remittance.models import CorridorPricing, Customer
-from remittance.services.orders import prefund_account
 from settlement.rates import fx_rate_record
 from settlement.services.liquidity import liquidity_limit_set
 from tests.kyc.conftest import BENEFICIARY, SENDER
@@ -99,7 +99,7 @@ def corridor(network) -> Corridor:
     beneficiary = kyc.kyc_record_create(
         owner=network.partner.institution, role="beneficiary", data=copy.deepcopy(BENEFICIARY)
     )
-    fund(prefund_account(network.partner.institution, "MYR"), 10_000_000)
+    fund(account_open(prefund(network.partner.institution, "MYR")), 10_000_000)
     # an external sender needs a limit (LIQUIDITY_REQUIRE_LIMIT); this one is far above what any
     # test sends, so it never alerts: tests about limits set their own
     liquidity_limit_set(

@@ -26,7 +26,6 @@ from ledger.services import log as log_services
 from ledger.services.log import ledger_integrate
 from ledger.services.money import TransferRefused, TransferSpec, transfers_create
 from remittance.models import OrderStatusChange, RemittanceOrder
-from remittance.services import orders as order_services
 from remittance.services.orders import (
     AnswerRequest,
     SignedStatement,
@@ -34,6 +33,7 @@ from remittance.services.orders import (
     orders_answer,
     orders_submit,
 )
+from remittance.services.orders import answers as order_answers
 from settlement.models import Break, ReconStatus, WindowOrder
 from settlement.services import reconciliation as recon
 from tests.conftest import Member, requires_postgres
@@ -675,7 +675,7 @@ def test_concurrent_grouped_credits_share_batches_and_credit_each_order_once(cor
     orders = accepted_orders(corridor, *(f"{100 + i}.00" for i in range(count)))
     requests = [credit_request(o, tmb) for o in orders]
     before = balances(TMB_POSITION)
-    group = order_services._answer_group
+    group = order_answers._answer_group
     batches_before, items_before = group.batches, group.items
 
     def credit(i: int) -> RemittanceOrder:

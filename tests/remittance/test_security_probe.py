@@ -228,14 +228,14 @@ def test_a_wallet_customer_cannot_send_with_another_customers_quote(
 def other_bank(corridor):
     """A second external sending bank with its own verified customer and prefunded limit."""
     from institutions.money import Money
-    from remittance.services.orders import prefund_account
+    from ledger.services.accounts import account_open, prefund
     from settlement.services.liquidity import liquidity_limit_set
     from tests.conftest import _member
 
     from .conftest import fund
 
     member = _member(code="OTHER-MY", name="Other", country="MY", currency="MYR", is_sending=True)
-    fund(prefund_account(member.institution, "MYR"), 1_000_000)
+    fund(account_open(prefund(member.institution, "MYR")), 1_000_000)
     liquidity_limit_set(institution=member.institution, amount=Money.parse("10000.00", "MYR"))
     member.sender_ref = verified_sender(member.institution).kyc_ref
     member.beneficiary_ref = kyc.kyc_record_create(

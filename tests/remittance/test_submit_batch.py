@@ -37,7 +37,6 @@ from remittance.batching import GroupCommit
 from remittance.demo import demo_sender
 from remittance.errors import InsufficientFunds, LimitExceeded, QuoteUsed
 from remittance.models import Customer, OrderStatusChange, Quote, RemittanceOrder
-from remittance.services import orders as order_services
 from remittance.services.orders import (
     SignedStatement,
     SubmitRequest,
@@ -45,6 +44,7 @@ from remittance.services.orders import (
     order_submit_grouped,
     orders_submit,
 )
+from remittance.services.orders import submit as order_submit_module
 from remittance.services.quotes import quote_create
 from settlement.models import LiquidityAlert
 from settlement.services.liquidity import LiquidityExceeded, liquidity_limit_set
@@ -731,7 +731,7 @@ def test_concurrent_grouped_submits_share_batches_and_reserve_each_order_once(
     requests = [
         partner_request(corridor, q, sender_ref=ref) for q, ref in zip(quotes, senders, strict=True)
     ]
-    group = order_services._submit_group
+    group = order_submit_module._submit_group
     batches_before, items_before = group.batches, group.items
 
     def submit(i: int) -> RemittanceOrder:

@@ -16,7 +16,8 @@ from django.db import connection
 from institutions.idempotency import Claim, IdempotencyRecord, Replay
 from ledger.models import Account
 from remittance.models import RemittanceOrder
-from remittance.services import orders as order_services
+from remittance.services.orders import answers as order_answers
+from remittance.services.orders import batch as order_batch
 from remittance.services.orders import orders_answer, orders_submit
 from tests.conftest import requires_postgres
 
@@ -231,14 +232,14 @@ def test_a_lone_retry_that_read_its_key_before_the_first_commit_replays(corridor
     request = replace(accept_request(order, corridor.network.tmb), claim=_accept_claim("acc-K"))
     [first] = orders_answer([request])
     assert first.status == "accepted"
-    real = order_services.claims_resolve
+    real = order_batch.claims_resolve
     calls: list[int] = []
 
     def before_the_commit(claims):
         calls.append(1)
         return [None] * len(claims) if len(calls) == 1 else real(claims)
 
-    monkeypatch.setattr(order_services, "claims_resolve", before_the_commit)
+    monkeypatch.setattr(order_batch, "claims_resolve", before_the_commit)
     [alone] = orders_answer([request])
     assert calls, "the interleaving did not happen"
     assert isinstance(alone, Replay), f"got {type(alone).__name__}: {alone}"
@@ -253,7 +254,7 @@ def test_a_retry_from_another_process_waiting_on_the_order_lock_replays(corridor
     waits for the lock; when A commits, B answers A's answer, not a 409."""
     [order] = submitted_orders(corridor, "100.00")
     request = replace(accept_request(order, corridor.network.tmb), claim=_accept_claim("acc-T"))
-    real_write = order_services._answers_write
+    real_write = order_answers._write
     go = threading.Event()
 
     def slow_write(answered):
@@ -261,7 +262,7 @@ def test_a_retry_from_another_process_waiting_on_the_order_lock_replays(corridor
         if threading.current_thread().name == "A":
             go.wait(10)
 
-    monkeypatch.setattr(order_services, "_answers_write", slow_write)
+    monkeypatch.setattr(order_answers, "_write", slow_write)
     out: dict[str, object] = {}
 
     def run(name):

@@ -9,7 +9,7 @@ import pytest
 from institutions.money import Money
 from ledger.models import Account
 from remittance.models import RemittanceOrder
-from remittance.services.orders import SignedStatement, order_accept, order_credit
+from remittance.services.orders import AnswerRequest, SignedStatement, order_answer
 from tests.remittance.conftest import signed
 
 pytestmark = pytest.mark.django_db
@@ -46,22 +46,28 @@ def test_wallet_user_quotes_sends_and_sees_the_transfer_land(client, corridor, w
     receive = Money.from_minor(order.receive_minor, "PKR")
     oid = str(order.pk)
     accepted = signed(tmb, "order.accepted", {"order_id": oid})
-    order_accept(
-        institution=tmb.institution,
-        order_id=order.pk,
-        signed=SignedStatement.from_request(**accepted),
+    order_answer(
+        AnswerRequest(
+            step="accept",
+            institution=tmb.institution,
+            order_id=order.pk,
+            signed=SignedStatement.from_request(**accepted),
+        )
     )
     credited = signed(
         tmb,
         "order.credited",
         {"order_id": oid, "payout_reference": "EP-1", "receive_amount": receive.to_wire()},
     )
-    order_credit(
-        institution=tmb.institution,
-        order_id=order.pk,
-        payout_reference="EP-1",
-        receive_amount=receive,
-        signed=SignedStatement.from_request(**credited),
+    order_answer(
+        AnswerRequest(
+            step="credit",
+            institution=tmb.institution,
+            order_id=order.pk,
+            payout_reference="EP-1",
+            receive_amount=receive,
+            signed=SignedStatement.from_request(**credited),
+        )
     )
     partial = client.get(sent["Location"], headers={"HX-Request": "true"})
     assert "Delivered" in partial.content.decode()

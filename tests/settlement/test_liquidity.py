@@ -17,9 +17,10 @@ from institutions.money import Money
 from institutions.services_webhooks import webhook_endpoint_register
 from kyc import services as kyc
 from ledger.models import Account
+from ledger.services.accounts import account_open, position, prefund
 from ledger.services.money import TransferSpec, account_get_or_create, transfers_create_or_raise
 from remittance.models import RemittanceOrder
-from remittance.services.orders import order_submit, position_account, prefund_account
+from remittance.services.orders import order_submit
 from remittance.services.quotes import quote_create
 from settlement.models import LiquidityAlert, LiquidityLimit, LiquidityMode, SettlementWindow
 from settlement.services import windows
@@ -216,7 +217,7 @@ def test_seed_demo_gives_the_partner_a_prefunded_limit_and_a_rerun_keeps_it(db, 
 
     call_command("seed_demo", stdout=io.StringIO())
     assert LiquidityLimit.objects.get(institution=partner).amount_minor == 1_000_000_000
-    assert prefund_account(partner, "MYR").credits_posted == 1_000_000_000  # not funded twice
+    assert account_open(prefund(partner, "MYR")).credits_posted == 1_000_000_000  # not funded twice
 
 
 def test_seed_demo_on_an_older_demo_database_limits_to_the_unspent_deposit(db, settings, tmp_path):
@@ -224,21 +225,21 @@ def test_seed_demo_on_an_older_demo_database_limits_to_the_unspent_deposit(db, s
     call_command("seed_demo", stdout=io.StringIO())
     partner = Institution.objects.get(code="PARTNER-MY")
     LiquidityLimit.objects.filter(institution=partner).delete()  # made before limits existed
-    prefund = prefund_account(partner, "MYR")
+    deposit = account_open(prefund(partner, "MYR"))
     elsewhere = account_get_or_create(code="funding:external:MYR", kind="funding", currency="MYR")
     transfers_create_or_raise(
         transfers=[
             # an order reserved (send + fee), and RM 2,500.00 of the deposit spent before
             TransferSpec(
                 id=uuid.uuid4(),
-                debit_account_id=prefund.pk,
-                credit_account_id=position_account(partner, "MYR").pk,
+                debit_account_id=deposit.pk,
+                credit_account_id=account_open(position(partner, "MYR")).pk,
                 amount=101_000,
                 kind="pending",
             ),
             TransferSpec(
                 id=uuid.uuid4(),
-                debit_account_id=prefund.pk,
+                debit_account_id=deposit.pk,
                 credit_account_id=elsewhere.pk,
                 amount=250_000,
             ),

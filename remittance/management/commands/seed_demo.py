@@ -165,8 +165,8 @@ class Command(BaseCommand):
         """KYC'd demo customers of PARTNER-MY (refs only, for the simulator and benchmarks)
         and RM 10,000,000.00 of prefunding."""
         from kyc.models import KycRecord
+        from ledger.services.accounts import account_open, prefund
         from remittance.demo import demo_beneficiary, demo_sender, fund_account
-        from remittance.services.orders import prefund_account
 
         path = demo_dir / "PARTNER-MY.customers.json"
         partner = Institution.objects.get(code="PARTNER-MY")
@@ -181,7 +181,7 @@ class Command(BaseCommand):
             refs.append(
                 {"sender_kyc_ref": sender.kyc_ref, "beneficiary_kyc_ref": beneficiary.kyc_ref}
             )
-        fund_account(prefund_account(partner, "MYR"), 1_000_000_000)
+        fund_account(account_open(prefund(partner, "MYR")), 1_000_000_000)
         path.write_text(json.dumps(refs, indent=2) + "\n")
         self.stdout.write(f"PARTNER-MY: 5 KYC'd customers ({path}), RM 10,000,000.00 prefunded")
 
@@ -191,7 +191,7 @@ class Command(BaseCommand):
         advance; settlement consumes the limit as it consumes the deposit. A limit that exists
         is the operator's and is kept, so a re-run changes nothing."""
         from institutions.money import Money
-        from remittance.services.orders import prefund_account
+        from ledger.services.accounts import account_open, prefund
         from settlement.models import LiquidityLimit, LiquidityMode
         from settlement.services.liquidity import liquidity_limit_set, liquidity_used_minor
 
@@ -200,8 +200,8 @@ class Command(BaseCommand):
             return
         # headroom = limit − used must equal the deposit not yet spent (fresh: RM 10,000,000.00;
         # a demo database from before limits were required: less what its orders took)
-        prefund = prefund_account(partner, "MYR")
-        unspent = prefund.credits_posted - prefund.debits_posted - prefund.debits_pending
+        deposit = account_open(prefund(partner, "MYR"))
+        unspent = deposit.credits_posted - deposit.debits_posted - deposit.debits_pending
         used = liquidity_used_minor(institution=partner, currency="MYR")
         limit = liquidity_limit_set(
             institution=partner,
