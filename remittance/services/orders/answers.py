@@ -265,12 +265,13 @@ def _write(answered: list[_Answered]) -> None:
 
 
 def _orders_update(answered: list[_Answered]) -> None:
-    """The orders as the batch leaves them (a batch may accept and credit the same one): one
-    UPDATE for those now accepted, one for those now credited (Django's bulk_update builds a
-    CASE per field and order, which cost more than the rest of the batch)."""
+    """The orders as the batch leaves them: one UPDATE for those accepted, then one for those
+    credited (Django's bulk_update builds a CASE per field and order, which cost more than
+    the rest of the batch). An order a batch accepts and credits takes both, in that order:
+    the database's state machine sees every step."""
     final = {a.order.pk: a.order for a in answered}
     now = answered[0].order.updated_at
-    accepted = [pk for pk, o in final.items() if o.status == S.ACCEPTED]
+    accepted = list(dict.fromkeys(a.order.pk for a in answered if a.kind == "order.accepted"))
     credited = [o for o in final.values() if o.status == S.CREDITED]
     if accepted:
         RemittanceOrder.objects.filter(pk__in=accepted).update(
@@ -336,9 +337,9 @@ def order_reject(
         statement_ref=ref,
     )
     order.reason_code = reason_code[:48]
+    order.save(update_fields=["status", "reason_code", "updated_at"])
     if order.pending_transfer_id:
         order_refund(order, reason=reason_code)
-    order.save(update_fields=["status", "reason_code", "updated_at"])
     order_publish(order, "order.rejected", order.sending_institution)
     order_publish(order, "order.refunded", order.sending_institution)
     return order

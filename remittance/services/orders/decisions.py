@@ -45,8 +45,9 @@ def _operator_states(kind: str, body: dict, order: RemittanceOrder) -> int:
 
 def order_refund(order: RemittanceOrder, *, reason: str) -> None:
     """A rejected or expired order's reservation is voided (the sender has its money back),
-    stated by the operator, and the order becomes refunded. Inside the caller's transaction,
-    with the order locked."""
+    stated by the operator, and the order becomes refunded (saved: each step is its own
+    status change, as the database's state machine wants). Inside the caller's transaction,
+    with the order locked and its rejected/expired state saved."""
     funds.refund(order)
     total = Money.from_minor(order.send_minor + order.fee_minor, order.send_currency)
     ref = _operator_states(
@@ -55,6 +56,7 @@ def order_refund(order: RemittanceOrder, *, reason: str) -> None:
         order,
     )
     order_move(order, S.REFUNDED, actor=OPERATOR, reason=reason, statement_ref=ref)
+    order.save(update_fields=["status", "updated_at"])
 
 
 @transaction.atomic(durable=True)
@@ -71,8 +73,8 @@ def order_expire(*, order_id: uuid.UUID) -> RemittanceOrder | None:
         "order.expired", {"order_id": str(order.id), "previous_status": order.status}, order
     )
     order_move(order, S.EXPIRED, actor=OPERATOR, reason="credit timeout", statement_ref=ref)
-    order_refund(order, reason="expired")
     order.save(update_fields=["status", "updated_at"])
+    order_refund(order, reason="expired")
     for event in ("order.expired", "order.refunded"):
         order_publish(order, event, order.sending_institution, order.receiving_institution)
     return order
@@ -124,9 +126,9 @@ def order_hold_decide(
     order_move(order, S.REJECTED, actor=actor, reason=reason, statement_ref=ref)
     order.reason_code = "compliance_rejected"
     order.hold_reason = ""
+    order.save(update_fields=["status", "reason_code", "hold_reason", "updated_at"])
     if order.pending_transfer_id:
         order_refund(order, reason="compliance_rejected")
-    order.save(update_fields=["status", "reason_code", "hold_reason", "updated_at"])
     order_publish(order, "order.rejected", order.sending_institution)
     if order.status == S.REFUNDED:
         order_publish(order, "order.refunded", order.sending_institution)
