@@ -176,6 +176,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.problems.problem_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "config.throttling.InstitutionRateThrottle",
+        "config.throttling.ApiKeyRateThrottle",
+    ],
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -322,3 +326,35 @@ CELERY_DB_REUSE_MAX = 1_000_000
 # processes, not more batches per process, are what use more cores. Batches of different
 # processes lock in one global order (quotes, senders' KYC records, liquidity limit, accounts).
 ORDER_BATCHES_IN_PARALLEL = int(env("ORDER_BATCHES_IN_PARALLEL", "1") or 1)
+
+# Security (docs/operations.md "Security").
+# Per-client limits key on the client's address: REMOTE_ADDR, or, behind this many reverse
+# proxies that append to X-Forwarded-For, the entry the outermost one wrote
+# (config/throttling.py client_address). 0 trusts no header.
+TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0") or 0)
+
+
+def env_rate(name: str, default: str) -> str | None:
+    """A DRF-style rate `<count>/<s|sec|m|min|h|hour|d|day>` from the environment; `off` for
+    none. Checked here so that a typo stops the process at start, not every request."""
+    import re
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    value = (env(name, default) or "").strip()
+    if value.lower() in {"off", "none", "0"}:
+        return None
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|m|min|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name} must look like 600/min (or be off), not {value!r}")
+    return value
+
+
+# Partner API rate limits (config/throttling.py; docs/api.md "Rate limits"), counted in the
+# cache (Redis in production). Defaults are far above one bank's real traffic and the
+# benchmarks' hundreds of orders a second; lower them per deployment.
+API_THROTTLE_RATE = env_rate("API_THROTTLE_RATE", "120000/min")  # per institution
+API_KEY_THROTTLE_RATE = env_rate("API_KEY_THROTTLE_RATE", "120000/min")  # per API key
+# Failed API authentications (unknown, revoked or malformed key) per client address; over it,
+# 429 before the presented key is even looked up.
+API_AUTH_FAILURE_RATE = env_rate("API_AUTH_FAILURE_RATE", "30/min")
+

@@ -19,3 +19,7 @@ WEBHOOK_ALLOW_PRIVATE_URLS = True
 API_KEY_CACHE_SECONDS = 0
 # Eager tasks run inside the request that queued them: no waiting to coalesce.
 LEDGER_INTEGRATE_COALESCE_SECONDS = 0.0
+# Every test client comes from 127.0.0.1, and counters in a shared cache outlive a test: the
+# failed-authentication limit would turn later tests' 401s into 429s. The throttle tests set
+# their own rates (tests/config/test_throttling.py).
+API_AUTH_FAILURE_RATE = "100000/min"
