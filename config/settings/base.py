@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
     "institutions",
     "ledger",
     "kyc",
@@ -69,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -332,6 +334,22 @@ ORDER_BATCHES_IN_PARALLEL = int(env("ORDER_BATCHES_IN_PARALLEL", "1") or 1)
 # proxies that append to X-Forwarded-For, the entry the outermost one wrote
 # (config/throttling.py client_address). 0 trusts no header.
 TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0") or 0)
+
+# Login lockout (django-axes) on /accounts/login/ and /admin/login/: LOGIN_FAILURE_LIMIT wrong
+# passwords for one username from one address lock that pair out for LOGIN_COOLOFF_MINUTES
+# (a try while locked starts the wait again); a successful login clears the count. Every
+# attempt is recorded (admin: Axes → access attempts / failures / logs).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5") or 5)
+AXES_COOLOFF_TIME = timedelta(minutes=float(env("LOGIN_COOLOFF_MINUTES", "15") or 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_CLIENT_IP_CALLABLE = "config.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "config.views.login_locked_out"
 
 
 def env_rate(name: str, default: str) -> str | None:

@@ -23,3 +23,9 @@ LEDGER_INTEGRATE_COALESCE_SECONDS = 0.0
 # failed-authentication limit would turn later tests' 401s into 429s. The throttle tests set
 # their own rates (tests/config/test_throttling.py).
 API_AUTH_FAILURE_RATE = "100000/min"
+# `Client.login()` authenticates without a request, which django-axes refuses; such logins skip
+# the lockout check. Logins through the login pages still go through it (tests/config/).
+AUTHENTICATION_BACKENDS = [
+    "tests.config.auth_backends.AxesBackendAllowingClientLogin",
+    "django.contrib.auth.backends.ModelBackend",
+]
