@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "axes",
+    "csp",
     "institutions",
     "ledger",
     "kyc",
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -376,3 +378,19 @@ API_KEY_THROTTLE_RATE = env_rate("API_KEY_THROTTLE_RATE", "120000/min")  # per A
 # 429 before the presented key is even looked up.
 API_AUTH_FAILURE_RATE = env_rate("API_AUTH_FAILURE_RATE", "30/min")
 
+# Content-Security-Policy (django-csp) on every response. No inline script anywhere: the
+# wallet, the admin and Swagger UI (its init script served from its own URL) load scripts from
+# 'self' only. Inline styles stay allowed: the templates use style attributes, and a style
+# cannot run script.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
