@@ -87,12 +87,14 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     return response
 
 
+def problem_json_response(**kwargs: Any) -> JsonResponse:
+    """A problem answered outside DRF (middleware, Django's error handlers)."""
+    body = problem(**kwargs)
+    return JsonResponse(body, status=body["status"], content_type=PROBLEM_CONTENT_TYPE)
+
+
 def _plain_problem(status: int, code: str, title: str) -> JsonResponse:
-    return JsonResponse(
-        problem(status=status, code=code, title=title),
-        status=status,
-        content_type=PROBLEM_CONTENT_TYPE,
-    )
+    return problem_json_response(status=status, code=code, title=title)
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.middleware.RequestLineGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -377,6 +378,11 @@ API_KEY_THROTTLE_RATE = env_rate("API_KEY_THROTTLE_RATE", "120000/min")  # per A
 # Failed API authentications (unknown, revoked or malformed key) per client address; over it,
 # 429 before the presented key is even looked up.
 API_AUTH_FAILURE_RATE = env_rate("API_AUTH_FAILURE_RATE", "30/min")
+
+# Longest path + query string Django serves (longer: 414 `uri_too_long`, config/middleware.py).
+# Below gunicorn's limit_request_line (8190, config/gunicorn.conf.py) so clients get problem
+# JSON rather than gunicorn's HTML page.
+REQUEST_URI_MAX_LENGTH = int(env("REQUEST_URI_MAX_LENGTH", "4096") or 4096)
 
 # Content-Security-Policy (django-csp) on every response. No inline script anywhere: the
 # wallet, the admin and Swagger UI (its init script served from its own URL) load scripts from
