@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate seed lint fmt typecheck bench clean ci
+.PHONY: run test install migrate seed lint fmt typecheck bench fuzz clean ci
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ test: install
 
 bench: install
 	$(PY) bench/run_all.py
+
+# Schemathesis against a live hub on PostgreSQL + Redis (scripts/fuzz_api.py; FUZZ_* to tune).
+fuzz: install
+	$(PY) scripts/fuzz_api.py
 
 clean:
 	rm -rf var/ .pytest_cache

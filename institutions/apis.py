@@ -5,20 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.errors import DomainError
+from config.schema import raises
 from institutions import serializers as s
 from institutions.idempotency import idempotent
 from institutions.models import WebhookEndpoint
 from institutions.services_webhooks import (
+    TooManyWebhookEndpoints,
     webhook_endpoint_delete,
     webhook_endpoint_get,
     webhook_endpoint_register,
     webhook_endpoints_of,
 )
+from institutions.urlsafety import WebhookUrlRefused
 
 
 def _endpoint(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -72,13 +76,9 @@ class WebhookEndpointsApi(APIView):
             "before every attempt and counts a refusal as a failed attempt."
         ),
         request=s.WebhookEndpointIn,
-        responses={
-            201: s.WebhookEndpointCreatedOut,
-            400: OpenApiResponse(description="validation_error"),
-            409: OpenApiResponse(description="too_many_webhook_endpoints"),
-            422: OpenApiResponse(description="webhook_url_refused (with `rule`)"),
-        },
+        responses={201: s.WebhookEndpointCreatedOut},
     )
+    @raises(DomainError, TooManyWebhookEndpoints, WebhookUrlRefused)
     @idempotent
     def post(self, request: Request) -> Response:
         body = s.WebhookEndpointIn(data=request.data)
@@ -105,7 +105,7 @@ class WebhookEndpointApi(APIView):
     @extend_schema(
         operation_id="webhook_endpoints_destroy",
         summary="Delete one of your webhook endpoints",
-        responses={204: None, 404: OpenApiResponse(description="not_found")},
+        responses={204: None},
     )
     def delete(self, request: Request, endpoint_id: int) -> Response:
         webhook_endpoint_delete(institution=request.user, endpoint_id=endpoint_id)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.schema import raises
 from kyc import serializers as s
+from kyc.errors import NoSealingKey, RecordErased
 from kyc.services import kyc_access_request
 
 
@@ -20,15 +22,13 @@ class KycAccessApi(APIView):
             "the answer with `partner_sdk.kyc.open_sealed_record` (HPKE, RFC 9180 base mode, "
             "DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM)."
         ),
+        parameters=[
+            OpenApiParameter("kyc_ref", str, OpenApiParameter.PATH, pattern=s.KYC_REF_PATTERN)
+        ],
         request=s.AccessRequestIn,
-        responses={
-            200: s.SealedRecordOut,
-            400: OpenApiResponse(description="validation_error: purpose or order_ref missing"),
-            404: OpenApiResponse(description="not_found: no such record for an order of yours"),
-            409: OpenApiResponse(description="no_sealing_key: register an X25519 key first"),
-            410: OpenApiResponse(description="kyc_record_erased"),
-        },
+        responses={200: s.SealedRecordOut},
     )
+    @raises(NoSealingKey, RecordErased)  # and 404 not_found: no such record for an order of yours
     def post(self, request: Request, kyc_ref: str) -> Response:
         body = s.AccessRequestIn(data=request.data)
         body.is_valid(raise_exception=True)

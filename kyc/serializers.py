@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from kyc.models import KycGrant
 
+# A KYC reference as the hub issues it (kyc/crypto.py new_ref): any other string is not found.
+KYC_REF_PATTERN = r"^kyc_[a-z2-7]{26}$"
+
+
+@extend_schema_field({"type": "string", "pattern": KYC_REF_PATTERN})
+class KycRefField(serializers.CharField):
+    pass
+
 
 class AccessRequestIn(serializers.Serializer):
     purpose = serializers.ChoiceField(choices=KycGrant.Purpose.choices)
-    order_ref = serializers.CharField(max_length=64)
+    order_ref = serializers.CharField(max_length=64, help_text="the order's id (a UUID)")
 
 
 class SealSuiteOut(serializers.Serializer):

@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.errors import Conflict, DomainError, InvalidSignature
+from config.schema import raises
 from institutions.idempotency import idempotent
 from ledger import serializers as s
 from ledger.selectors import log as selectors
-from ledger.services.log import cosignature_add
+from ledger.services.log import InconsistentCheckpoint, cosignature_add
 
 
 class CheckpointApi(APIView):
@@ -25,6 +27,7 @@ class CheckpointApi(APIView):
         summary="Latest signed checkpoint (C2SP signed note) with witness cosignatures",
         responses={(200, "text/plain"): str},
     )
+    @raises(selectors.LogEmpty)
     def get(self, request: Request) -> HttpResponse:
         checkpoint = selectors.checkpoint_latest()
         if checkpoint is None:
@@ -44,6 +47,7 @@ class InclusionProofApi(APIView):
         parameters=[s.InclusionQuery],
         responses=s.InclusionProofOut,
     )
+    @raises(selectors.BadProofRequest)
     def get(self, request: Request) -> Response:
         query = s.InclusionQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -69,6 +73,7 @@ class ConsistencyProofApi(APIView):
         parameters=[s.ConsistencyQuery],
         responses=s.ConsistencyProofOut,
     )
+    @raises(selectors.BadProofRequest)
     def get(self, request: Request) -> Response:
         query = s.ConsistencyQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -89,10 +94,7 @@ class EntriesApi(APIView):
 
     @extend_schema(
         summary="Log entries (exact leaf bytes as JSON values) from `start`",
-        parameters=[
-            OpenApiParameter("start", int, description="first seq"),
-            OpenApiParameter("limit", int, description="at most 1000"),
-        ],
+        parameters=[s.EntriesQuery],
         responses=s.EntriesOut,
     )
     def get(self, request: Request) -> Response:
@@ -121,6 +123,12 @@ class CosignatureApi(APIView):
         summary="Submit a witness cosignature for a published checkpoint",
         request=s.CosignatureIn,
         responses={201: s.CosignatureOut},
+    )
+    @raises(
+        DomainError,  # invalid_request: not a checkpoint and a cosignature line
+        InconsistentCheckpoint,
+        InvalidSignature,
+        Conflict,  # this witness already cosigned that checkpoint differently
     )
     @idempotent
     def post(self, request: Request) -> Response:

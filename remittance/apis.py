@@ -4,17 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import DomainError
+from config.errors import DomainError, InvalidSignature, NotFound
+from config.schema import raises
 from institutions.idempotency import Replay, idempotent, idempotent_in_service, problem_body
-from remittance import selectors
+from ledger.services.log import InvalidStatement
+from remittance import errors, selectors
 from remittance import serializers as s
 from remittance.services import orders as order_services
 from remittance.services.quotes import quote_create
+from settlement.rates import RateUnavailable
+from settlement.services.liquidity import LiquidityExceeded, LiquidityNotConfigured
+
+ORDER_ID = OpenApiParameter(
+    "order_id",
+    OpenApiTypes.UUID,
+    OpenApiParameter.PATH,
+    description="the order_id it was sent with",
+)
+QUOTE_ID = OpenApiParameter("quote_id", str, OpenApiParameter.PATH, pattern=s.QUOTE_ID_PATTERN)
+
+# What a signed step's statement can be refused for (ledger/services/log.py statements_check
+# and the order services' own comparison with the request).
+SIGNED_STEP_REFUSALS = (InvalidSignature, InvalidStatement, errors.StatementMismatch)
+# An answer to an order (accept, reject, credit) by the receiving institution.
+ANSWER_REFUSALS = (*SIGNED_STEP_REFUSALS, errors.WrongParty, errors.InvalidTransition)
 
 
 def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
@@ -48,6 +67,13 @@ def _signed(data: dict[str, Any]) -> order_services.SignedStatement:
 
 class QuoteCreateApi(APIView):
     @extend_schema(summary="Get a firm quote", request=s.QuoteIn, responses={201: s.QuoteOut})
+    @raises(
+        DomainError,  # invalid_request: a currency not the corridor's, not a sending institution
+        NotFound,  # no open corridor of that code
+        errors.UnsupportedPayoutMethod,
+        errors.AmountOutOfRange,
+        RateUnavailable,
+    )
     @idempotent
     def post(self, request: Request) -> Response:
         data = _valid(s.QuoteIn, request.data)
@@ -62,7 +88,11 @@ class QuoteCreateApi(APIView):
 
 
 class QuoteDetailApi(APIView):
-    @extend_schema(summary="A quote (still answers after it expired)", responses=s.QuoteOut)
+    @extend_schema(
+        summary="A quote (still answers after it expired)",
+        parameters=[QUOTE_ID],
+        responses=s.QuoteOut,
+    )
     def get(self, request: Request, quote_id: str) -> Response:
         return Response(
             s.quote_out(selectors.quote_get_for(institution=request.user, quote_id=quote_id))
@@ -76,6 +106,7 @@ class OrderListCreateApi(APIView):
         parameters=[s.OrderListQuery],
         responses=s.OrderPage,
     )
+    @raises(selectors.BadCursor)
     def get(self, request: Request) -> Response:
         query = _valid(s.OrderListQuery, request.query_params)
         page, next_cursor = selectors.orders_page(institution=request.user, **query)
@@ -85,6 +116,20 @@ class OrderListCreateApi(APIView):
         summary="Submit an order for your customer (statement order.submitted)",
         request=s.OrderIn,
         responses={201: s.OrderOut},
+    )
+    @raises(
+        *SIGNED_STEP_REFUSALS,
+        NotFound,  # the quote or a KYC record is not yours
+        errors.QuoteUsed,
+        errors.OrderIdUnavailable,
+        errors.QuoteExpired,
+        errors.KycNotVerified,
+        DomainError,  # invalid_request: the sender's limits are in another currency
+        errors.LimitExceeded,
+        errors.TravelRuleIncomplete,
+        LiquidityNotConfigured,
+        LiquidityExceeded,
+        errors.InsufficientFunds,
     )
     @idempotent_in_service
     def post(self, request: Request) -> Response:
@@ -104,7 +149,9 @@ class OrderListCreateApi(APIView):
 
 
 class OrderDetailApi(APIView):
-    @extend_schema(summary="An order you send or receive", responses=s.OrderOut)
+    @extend_schema(
+        summary="An order you send or receive", parameters=[ORDER_ID], responses=s.OrderOut
+    )
     def get(self, request: Request, order_id: str) -> Response:
         return Response(
             s.order_out(selectors.order_get_for(institution=request.user, order_id=order_id))
@@ -120,9 +167,11 @@ class _OrderStepApi(APIView):
 class OrderAcceptApi(_OrderStepApi):
     @extend_schema(
         summary="Accept (receiving institution; statement order.accepted)",
+        parameters=[ORDER_ID],
         request=s.SignedIn,
         responses=s.OrderOut,
     )
+    @raises(*ANSWER_REFUSALS)
     @idempotent_in_service
     def post(self, request: Request, order_id: str) -> Response:
         pk = self._order_id(order_id)
@@ -142,9 +191,11 @@ class OrderAcceptApi(_OrderStepApi):
 class OrderRejectApi(_OrderStepApi):
     @extend_schema(
         summary="Reject with a reason code (statement order.rejected); refunds",
+        parameters=[ORDER_ID],
         request=s.RejectIn,
         responses=s.OrderOut,
     )
+    @raises(*ANSWER_REFUSALS)
     @idempotent
     def post(self, request: Request, order_id: str) -> Response:
         pk = self._order_id(order_id)
@@ -161,9 +212,11 @@ class OrderRejectApi(_OrderStepApi):
 class OrderCreditApi(_OrderStepApi):
     @extend_schema(
         summary="Confirm the beneficiary was paid (statement order.credited)",
+        parameters=[ORDER_ID],
         request=s.CreditIn,
         responses=s.OrderOut,
     )
+    @raises(*ANSWER_REFUSALS, DomainError)  # invalid_request: payout_reference missing
     @idempotent_in_service
     def post(self, request: Request, order_id: str) -> Response:
         pk = self._order_id(order_id)

@@ -5,7 +5,15 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from institutions.money import Money, MoneyError, rate_str
+from institutions.money import (
+    AMOUNT_PATTERN,
+    CURRENCY_PATTERN,
+    ISO4217,
+    Money,
+    MoneyError,
+    rate_str,
+)
+from kyc.serializers import KycRefField
 from remittance.models import OrderStatus, PayoutMethod, Quote, RemittanceOrder
 
 
@@ -13,10 +21,16 @@ from remittance.models import OrderStatus, PayoutMethod, Quote, RemittanceOrder
     {
         "type": "object",
         "properties": {
-            "amount": {"type": "string", "example": "1000.00"},
-            "currency": {"type": "string", "example": "MYR"},
+            "amount": {"type": "string", "pattern": AMOUNT_PATTERN, "example": "1000.00"},
+            "currency": {
+                "type": "string",
+                "pattern": CURRENCY_PATTERN,
+                "enum": sorted(ISO4217),
+                "example": "MYR",
+            },
         },
         "required": ["amount", "currency"],
+        "additionalProperties": False,
     }
 )
 class MoneyField(serializers.Field):
@@ -32,7 +46,7 @@ class MoneyField(serializers.Field):
         if not isinstance(data["amount"], str) or not isinstance(data["currency"], str):
             self.fail("invalid", reason="amount must be a decimal string")
         try:
-            return Money.parse(data["amount"], data["currency"].upper())
+            return Money.parse(data["amount"], data["currency"])
         except MoneyError as exc:
             self.fail("invalid", reason=str(exc))
 
@@ -45,13 +59,15 @@ def _m(minor: int, currency: str) -> dict[str, str]:
 
 
 class QuoteIn(serializers.Serializer):
+    exactly_one_of = ("send_amount", "receive_amount")  # the OpenAPI schema says so too
+
     corridor = serializers.CharField(max_length=16, default="MY-PK")
     payout_method = serializers.ChoiceField(choices=PayoutMethod.choices)
     send_amount = MoneyField(required=False)
     receive_amount = MoneyField(required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if ("send_amount" in attrs) == ("receive_amount" in attrs):
+        if sum(name in attrs for name in self.exactly_one_of) != 1:
             raise serializers.ValidationError("give exactly one of send_amount, receive_amount")
         return attrs
 
@@ -93,11 +109,20 @@ class SignedIn(serializers.Serializer):
     signature = serializers.CharField(help_text="base64 Ed25519 signature over it (§4)")
 
 
+# A quote id as the hub issues it (remittance/services/quotes.py): any other string is not found.
+QUOTE_ID_PATTERN = r"^qt_[0-9a-f]{24}$"
+
+
+@extend_schema_field({"type": "string", "pattern": QUOTE_ID_PATTERN})
+class QuoteIdField(serializers.CharField):
+    pass
+
+
 class OrderIn(SignedIn):
     order_id = serializers.UUIDField(help_text="chosen by the sender; retries reuse it")
-    quote_id = serializers.CharField(max_length=40)
-    sender_kyc_ref = serializers.CharField(max_length=40)
-    beneficiary_kyc_ref = serializers.CharField(max_length=40)
+    quote_id = QuoteIdField(max_length=40)
+    sender_kyc_ref = KycRefField(max_length=40)
+    beneficiary_kyc_ref = KycRefField(max_length=40)
 
 
 class RejectIn(SignedIn):

@@ -178,8 +178,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["institutions.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.BoundedJSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "config.schema.ProblemAutoSchema",
     "EXCEPTION_HANDLER": "config.problems.problem_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "config.throttling.InstitutionRateThrottle",
@@ -206,6 +206,10 @@ API_KEY_CACHE_SECONDS = float(env("API_KEY_CACHE_SECONDS", "2") or 2)
 LEDGER_ORIGIN = env("LEDGER_ORIGIN", "remit.example/ledger/v1")
 LEDGER_OPERATOR_CODE = env("LEDGER_OPERATOR_CODE", "HUB")
 LEDGER_INTEGRATE_BATCH = int(env("LEDGER_INTEGRATE_BATCH", "1000") or 1000)
+# A partner-signed statement's `at` must lie within this window around the hub's clock
+# (docs/ledger.md): not older than MAX_AGE, not ahead by more than MAX_SKEW.
+LEDGER_STATEMENT_MAX_AGE_SECONDS = int(env("LEDGER_STATEMENT_MAX_AGE_SECONDS", "900") or 900)
+LEDGER_STATEMENT_MAX_SKEW_SECONDS = int(env("LEDGER_STATEMENT_MAX_SKEW_SECONDS", "120") or 120)
 # The integrator task waits this long before reading the queue, so statements committed in
 # the meantime share its run (ledger/services/log.py ledger_integrate).
 LEDGER_INTEGRATE_COALESCE_SECONDS = float(env("LEDGER_INTEGRATE_COALESCE_SECONDS", "0.02") or 0)
