@@ -32,9 +32,9 @@ STRIPES = 8
 
 
 def build_network():
+    from core.money import ISO4217
     from institutions import services as inst
     from institutions.models import Currency
-    from institutions.money import ISO4217
 
     for code, (minor, name) in ISO4217.items():
         Currency.objects.get_or_create(code=code, defaults={"name": name, "minor_units": minor})

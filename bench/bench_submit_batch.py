@@ -46,8 +46,8 @@ def main() -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from core.money import Money
     from institutions.models import Institution
-    from institutions.money import Money
     from partner_sdk.wire import format_time, make_statement, sign_statement
     from remittance.demo import demo_beneficiary, demo_sender
     from remittance.services.orders import (

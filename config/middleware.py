@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, unquote_plus
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from config.problems import problem_json_response
+from core.problems import problem_json_response
 
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 # Parameter names compared lower-cased with "-" and "_" removed (`api-key`, `API_KEY`, …).

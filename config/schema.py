@@ -1,6 +1,6 @@
 """OpenAPI: every operation lists the problems it can answer, not only its success.
 
-Errors are RFC 9457 `application/problem+json` (config/problems.py) with a stable `code`.
+Errors are RFC 9457 `application/problem+json` (core/problems.py) with a stable `code`.
 Each operation's responses carry, per status, the `code`s it can answer, as an enum, so a
 client (or a fuzzer checking the API against its schema) knows every answer it may get.
 
@@ -28,8 +28,8 @@ from typing import Any, TypeVar
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 
-from config.errors import DomainError
-from config.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
+from core.errors import DomainError
+from core.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
 
 F = TypeVar("F", bound=Callable[..., Any])
 

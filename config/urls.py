@@ -4,10 +4,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from config import health, views
 
-handler400 = "config.problems.handler400"
-handler403 = "config.problems.handler403"
-handler404 = "config.problems.handler404"
-handler500 = "config.problems.handler500"
+handler400 = "core.problems.handler400"
+handler403 = "core.problems.handler403"
+handler404 = "core.problems.handler404"
+handler500 = "core.problems.handler500"
 
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

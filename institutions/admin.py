@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from config.errors import DomainError
+from core.errors import DomainError
 from institutions import services
 from institutions.admin_base import ReadOnlyMixin
 from institutions.models import (

@@ -10,8 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import DomainError
 from config.schema import raises
+from core.errors import DomainError
 from institutions import serializers as s
 from institutions.idempotency import idempotent
 from institutions.models import WebhookEndpoint

@@ -40,8 +40,8 @@ from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.errors import Conflict, DomainError
-from institutions.retention import retention_cutoff, rows_purge
+from core.errors import Conflict, DomainError
+from core.retention import retention_cutoff, rows_purge
 
 STALE_AFTER = timedelta(minutes=5)
 MAX_KEY_LENGTH = 200
@@ -241,7 +241,7 @@ class Replay:
 
 
 def problem_body(exc: DomainError) -> tuple[int, dict[str, Any]]:
-    from config.problems import problem
+    from core.problems import problem
 
     return exc.status, problem(
         status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, **exc.extra
@@ -324,7 +324,7 @@ def claims_store(responses: Sequence[tuple[Claim, Any]], *, skip_conflicts: bool
                 completed_at=now,
             )
         )
-    from config.db import objs_insert
+    from core.db import objs_insert
 
     objs_insert(rows, ignore_conflicts=skip_conflicts)
 

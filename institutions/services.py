@@ -15,8 +15,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from config.errors import DomainError
-from institutions import events
+from core import events
+from core.errors import DomainError
 from institutions.crypto import (
     ed25519_generate,
     ed25519_private_raw,

@@ -44,12 +44,12 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from config.db import objs_insert
-from config.errors import Conflict, DomainError, NotFound
+from core.db import objs_insert
+from core.errors import Conflict, DomainError, NotFound
+from core.pii import pii_keys
+from core.retention import retention_cutoff, rows_purge
 from institutions.locks import institution_lock
 from institutions.models import Institution, WebhookEndpoint
-from institutions.pii import pii_keys
-from institutions.retention import retention_cutoff, rows_purge
 from institutions.services import (
     webhook_endpoint_create,
     webhook_endpoint_disable,

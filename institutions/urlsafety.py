@@ -35,7 +35,7 @@ import httpcore
 import httpx
 from django.conf import settings
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

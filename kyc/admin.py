@@ -18,7 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from config.errors import DomainError
+from core.errors import DomainError
 from institutions.admin_base import ReadOnlyAdmin, staff_actor
 from kyc import services
 from kyc.errors import KycIntegrityError

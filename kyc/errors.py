@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError
 
 
 class KycValidationError(DomainError):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from institutions.retention import retention_cutoff, rows_purge
+from core.retention import retention_cutoff, rows_purge
 from kyc.models import KycAccessLog
 
 

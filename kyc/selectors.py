@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from django.db.models import Q, QuerySet
 
-from config.errors import NotFound
+from core.errors import NotFound
 from kyc.models import KycAccessLog, KycRecord, ScreeningEntry, ScreeningHit
 
 

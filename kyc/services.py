@@ -28,11 +28,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from config.db import objs_insert
-from config.errors import DomainError, NotFound
+from core.db import objs_insert
+from core.errors import DomainError, NotFound
+from core.money import Money
 from institutions.crypto import keyring
 from institutions.models import Corridor, Institution
-from institutions.money import Money
 from kyc import crypto
 from kyc.errors import (
     ForeignRecord,

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import Conflict, DomainError, InvalidSignature
+from core.errors import Conflict, DomainError, InvalidSignature
 from config.schema import raises
 from institutions.idempotency import idempotent
 from ledger import serializers as s

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 
-from institutions import events
+from core import events
 from institutions.models import Corridor, Institution, SigningKey
 
 

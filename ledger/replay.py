@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 
-from institutions.money import Money, MoneyError
+from core.money import Money, MoneyError
 from ledger.models import Entry, QueuedStatement
 
 Balances = tuple[

@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from config.errors import DomainError
+from core.errors import DomainError
 from institutions.admin_base import staff_actor
 from remittance.models import (
     CorridorPricing,

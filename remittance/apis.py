@@ -10,8 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import DomainError, InvalidSignature, NotFound
 from config.schema import raises
+from core.errors import DomainError, InvalidSignature, NotFound
 from institutions.idempotency import Replay, idempotent, idempotent_in_service, problem_body
 from ledger.services.log import InvalidStatement
 from remittance import errors, selectors

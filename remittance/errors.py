@@ -1,6 +1,6 @@
 """Stable error codes of the order API (docs/api.md)."""
 
-from config.errors import Conflict, DomainError, NotFound
+from core.errors import Conflict, DomainError, NotFound
 
 
 class QuoteExpired(DomainError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from institutions import events
+from core import events
 
 
 def on_window_settled(*, window_id: int, order_ids: list[Any]) -> None:

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
-from config.errors import DomainError, NotFound
+from core.errors import DomainError, NotFound
 from institutions.models import Institution
 from remittance.models import OrderStatus, Quote, RemittanceOrder
 

@@ -5,7 +5,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from institutions.money import (
+from core.money import (
     AMOUNT_PATTERN,
     CURRENCY_PATTERN,
     ISO4217,

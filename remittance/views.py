@@ -13,8 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from config.errors import DomainError
-from institutions.money import Money
+from core.errors import DomainError
+from core.money import Money
 from remittance.models import Customer, OrderStatus, Quote, RemittanceOrder
 from remittance.services.orders import order_submit
 from remittance.services.quotes import quote_create

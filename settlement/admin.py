@@ -22,10 +22,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from config.errors import DomainError
+from core.errors import DomainError
+from core.money import Money
 from institutions.admin_base import ReadOnlyAdmin, staff_actor
 from institutions.models import Institution
-from institutions.money import Money
 from settlement.models import (
     Break,
     BreakStatus,

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
-from institutions import events
+from core import events
 
 
 def on_ledger_integrated(*, first_seq: int, last_seq: int, **_: Any) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from django.db import connection, transaction
 
-from config.errors import NotFound
+from core.errors import NotFound
 from settlement.models import CURRENT_STATUSES, LiquidityLimit, SettlementWindow
 
 

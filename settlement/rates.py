@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from config.errors import DomainError
+from core.errors import DomainError
 from institutions.models import Currency
 from settlement.models import FxRate
 

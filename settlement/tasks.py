@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from config.errors import DomainError
+from core.errors import DomainError
 from settlement.rates import fx_rates_refresh
 
 

@@ -49,8 +49,8 @@ def _member(**kwargs) -> Member:
 
 def _currencies() -> None:
     """Transactional tests flush every table, the migration-seeded currencies included."""
+    from core.money import ISO4217
     from institutions.models import Currency
-    from institutions.money import ISO4217
 
     for code, (minor, name) in ISO4217.items():
         Currency.objects.get_or_create(code=code, defaults={"name": name, "minor_units": minor})

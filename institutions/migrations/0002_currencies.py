@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from institutions.money import ISO4217
+from core.money import ISO4217
 
 
 def seed(apps, schema_editor):

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Max, Q
 
-from config.errors import DomainError
+from core.errors import DomainError
 from institutions.models import SigningKey
 from institutions.selectors import operator_get, signing_keys_all
 from ledger.models import Checkpoint, Entry, TreeNode

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from django.utils import timezone
 
-from config.errors import NotFound
+from core.errors import NotFound
 from ledger.models import Account, Transfer
 from ledger.models.money import TransferKind
 

@@ -23,9 +23,9 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.db import objs_insert
-from config.errors import Conflict, DomainError, InvalidSignature
-from institutions import events
+from core.db import objs_insert
+from core.errors import Conflict, DomainError, InvalidSignature
+from core import events
 from institutions.models import Institution, SigningKey
 from institutions.selectors import signing_key_active, signing_keys_lookup
 from institutions.services import signing_key_private

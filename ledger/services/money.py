@@ -31,9 +31,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from config.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError
+from core.money import Money
 from institutions.models import Currency, Institution
-from institutions.money import Money
 from ledger.locks import accounts_lock
 from ledger.models import Account, Transfer
 from ledger.models.money import AccountKind, TransferKind

@@ -16,9 +16,9 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_UP, Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from config.errors import DomainError, NotFound
+from core.errors import DomainError, NotFound
+from core.money import Money, minor_units
 from institutions.models import Corridor, Institution
-from institutions.money import Money, minor_units
 from remittance.errors import AmountOutOfRange, UnsupportedPayoutMethod
 from remittance.models import CorridorPricing, Customer, Quote
 from settlement.rates import fx_rate_current

@@ -19,8 +19,8 @@ import xmlschema
 from django.conf import settings
 from django.utils import timezone
 
-from config.errors import DomainError
-from institutions.money import Money
+from core.errors import DomainError
+from core.money import Money
 from settlement.models import NetPosition, NetRole, Obligation, SettlementWindow, WindowStatus
 
 XSD_DIR = Path(__file__).resolve().parent.parent / "xsd"

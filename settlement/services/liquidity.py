@@ -29,10 +29,10 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from config.errors import DomainError
-from institutions import events
+from core import events
+from core.errors import DomainError
+from core.money import Money
 from institutions.models import Institution
-from institutions.money import Money
 from ledger.models import Account
 from ledger.services import accounts
 from settlement.models import LiquidityAlert, LiquidityLimit, LiquidityMode

@@ -29,8 +29,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.errors import Conflict, DomainError, NotFound
-from institutions.money import Money
+from core.errors import Conflict, DomainError, NotFound
+from core.money import Money
 from ledger.models import Account, Entry, QueuedStatement, Transfer
 from ledger.services import accounts
 from settlement.models import (

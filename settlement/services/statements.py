@@ -30,9 +30,9 @@ from xml.etree import ElementTree
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError
+from core.money import MoneyError, minor_units
 from institutions.models import Institution
-from institutions.money import MoneyError, minor_units
 from settlement.models import (
     Break,
     NetPosition,

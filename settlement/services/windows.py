@@ -37,10 +37,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from config.errors import Conflict, DomainError
-from institutions import events
+from core.errors import Conflict, DomainError
+from core import events
 from institutions.models import Corridor, Institution
-from institutions.money import Money, minor_units
+from core.money import Money, minor_units
 from ledger.models import Account
 from ledger.services import accounts
 from ledger.services.log import statement_issue

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from institutions.money import AMOUNT_PATTERN, CURRENCY_PATTERN
+from core.money import AMOUNT_PATTERN, CURRENCY_PATTERN
 from kyc.crypto import new_ref
 from remittance.services.quotes import _quote_id
 

@@ -1,4 +1,4 @@
-"""The retention machinery (institutions/retention.py) and beat running every retention job."""
+"""The retention machinery (core/retention.py) and beat running every retention job."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from core.retention import rows_purge
 from institutions.idempotency import IdempotencyRecord
-from institutions.retention import rows_purge
 
 
 @pytest.mark.django_db

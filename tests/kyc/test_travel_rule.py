@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from institutions.money import Money
+from core.money import Money
 from kyc import services
 
 MYR_USD = Decimal("0.2250")  # USD per MYR

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
+from core.money import ISO4217
 from institutions.models import Currency, Institution
-from institutions.money import ISO4217
 from institutions.services import institution_create
 from ledger.models import Account
 from ledger.models.money import AccountKind

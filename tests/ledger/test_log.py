@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from config.errors import InvalidSignature
+from core.errors import InvalidSignature
 from institutions import services as inst
 from ledger.models import Checkpoint, Entry, QueuedStatement, TreeNode
 from ledger.selectors.log import checkpoint_latest, export_keys, tree_nodes_get

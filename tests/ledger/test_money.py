@@ -15,7 +15,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from config.errors import NotFound
+from core.errors import NotFound
 from ledger.models import QueuedStatement, Transfer
 from ledger.replay import replay_compare
 from ledger.selectors.money import (

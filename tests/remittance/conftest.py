@@ -12,8 +12,8 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 
+from core.money import Money
 from institutions import services as inst
-from institutions.money import Money
 from kyc import services as kyc
 from ledger.models import AccountKind
 from ledger.services.accounts import account_open, prefund

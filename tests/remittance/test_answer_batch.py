@@ -17,8 +17,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from core.money import Money
 from institutions import services as inst
-from institutions.money import Money
 from institutions.webhooks import WebhookDelivery
 from ledger.models import Account, Entry, QueuedStatement, Transfer
 from ledger.selectors.money import pending_transfer_state

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from institutions.money import Money
+from core.money import Money
 from ledger.selectors.money import pending_transfer_state
 from ledger.services.money import pending_transfers_void_expired
 from remittance.models import RemittanceOrder

@@ -38,7 +38,7 @@ def valyou_order(corridor, wallet_customer):
     beneficiary = kyc.kyc_record_create(
         owner=valyou, role="beneficiary", data=copy.deepcopy(BENEFICIARY)
     )
-    from institutions.money import Money
+    from core.money import Money
 
     q = quote_create(
         institution=valyou,
@@ -136,7 +136,7 @@ def test_linking_a_record_to_an_order_its_owner_is_not_party_to_is_refused(corri
 def test_a_wallet_customer_cannot_name_a_beneficiary_of_another_institution(
     corridor, wallet_customer
 ):
-    from institutions.money import Money
+    from core.money import Money
 
     valyou = corridor.network.valyou.institution
     q = quote_create(
@@ -146,7 +146,7 @@ def test_a_wallet_customer_cannot_name_a_beneficiary_of_another_institution(
         payout_method="mobile_wallet",
         send_amount=Money.parse("100.00", "MYR"),
     )
-    from config.errors import NotFound
+    from core.errors import NotFound
 
     with pytest.raises(NotFound, match="no beneficiary KYC record"):
         order_submit(
@@ -196,7 +196,7 @@ def test_a_wallet_customer_cannot_send_with_another_customers_quote(
     )
     fund(other.wallet, 50_000)
     assert client.login(username="bilal", password="pw-bilal-123")
-    from institutions.money import Money
+    from core.money import Money
 
     theirs = quote_create(
         institution=wallet_customer.institution,
@@ -227,7 +227,7 @@ def test_a_wallet_customer_cannot_send_with_another_customers_quote(
 @pytest.fixture
 def other_bank(corridor):
     """A second external sending bank with its own verified customer and prefunded limit."""
-    from institutions.money import Money
+    from core.money import Money
     from ledger.services.accounts import account_open, prefund
     from settlement.services.liquidity import liquidity_limit_set
     from tests.conftest import _member

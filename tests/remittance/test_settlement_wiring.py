@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from institutions.money import Money
+from core.money import Money
 from ledger.models import Account
 from remittance.models import RemittanceOrder
 from settlement.models import SettlementWindow

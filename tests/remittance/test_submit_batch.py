@@ -23,9 +23,9 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 
-from config.errors import DomainError
+from core.errors import DomainError
+from core.money import Money
 from institutions import services as inst
-from institutions.money import Money
 from institutions.webhooks import WebhookDelivery
 from kyc import services as kyc
 from kyc.models import KycAccessLog, ScreeningHit

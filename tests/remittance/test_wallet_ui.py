@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from institutions.money import Money
+from core.money import Money
 from ledger.models import Account
 from remittance.models import RemittanceOrder
 from remittance.services.orders import AnswerRequest, SignedStatement, order_answer

@@ -11,9 +11,9 @@ import uuid
 import pytest
 from django.core.management import call_command
 
-from institutions import events
+from core import events
 from institutions.models import Institution, WebhookDelivery
-from institutions.money import Money
+from core.money import Money
 from institutions.services_webhooks import webhook_endpoint_register
 from kyc import services as kyc
 from ledger.models import Account

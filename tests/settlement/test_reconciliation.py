@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from config.errors import DomainError
+from core.errors import DomainError
 from institutions.models import Corridor
 from ledger.models import Entry
 from ledger.services.log import ledger_integrate, statement_issue

@@ -11,7 +11,7 @@ from decimal import ROUND_FLOOR, Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
-from institutions import events
+from core import events
 from ledger.models import Account, Entry, Transfer
 from ledger.services.log import ledger_integrate
 from partner_sdk.wire import parse_entry

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from config.errors import DomainError
+from core.errors import DomainError
 from kyc.selectors import kyc_record_get
 from kyc.services import kek_rewrap_all, kyc_record_erase
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from config.errors import DomainError
+from core.errors import DomainError
 from kyc.management.commands.kyc import _operator
 from kyc.screening import PARSERS
 from kyc.services import screening_list_import

@@ -190,7 +190,7 @@ class Command(BaseCommand):
         is left of its deposit. Prefunded, not a net debit cap, because PARTNER-MY pays in
         advance; settlement consumes the limit as it consumes the deposit. A limit that exists
         is the operator's and is kept, so a re-run changes nothing."""
-        from institutions.money import Money
+        from core.money import Money
         from ledger.services.accounts import account_open, prefund
         from settlement.models import LiquidityLimit, LiquidityMode
         from settlement.services.liquidity import liquidity_limit_set, liquidity_used_minor

@@ -23,10 +23,10 @@ from django.db.models import Case, CharField, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from config.errors import DomainError, InvalidSignature, NotFound
+from core.errors import DomainError, InvalidSignature, NotFound
+from core.money import Money
 from institutions.idempotency import Claim, Replay
 from institutions.models import Institution
-from institutions.money import Money
 from institutions.services_webhooks import webhook_events_publish
 from ledger.services.money import TransferRefused, transfers_create
 from remittance.batching import GroupCommit

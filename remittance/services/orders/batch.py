@@ -25,7 +25,7 @@ from typing import Any, Protocol, TypeVar
 
 from django.db import IntegrityError, transaction
 
-from config.errors import DomainError
+from core.errors import DomainError
 from institutions.idempotency import Claim, Replay, claims_resolve, claims_store
 from remittance.models import RemittanceOrder
 

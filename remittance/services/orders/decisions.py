@@ -13,9 +13,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from config.errors import DomainError
+from core.errors import DomainError
+from core.money import Money
 from institutions.models import Institution
-from institutions.money import Money
 from remittance.errors import InsufficientFunds, InvalidTransition
 from remittance.locks import order_lock
 from remittance.models import RemittanceOrder

@@ -18,9 +18,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from config.errors import DomainError
+from core.errors import DomainError
+from core.money import Money
 from institutions.models import Institution
-from institutions.money import Money
 from ledger.models import Account
 from ledger.services import accounts
 from ledger.services.money import TransferRefused, TransferSpec, transfers_create

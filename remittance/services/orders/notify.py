@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.money import Money
 from institutions.models import Institution
-from institutions.money import Money
 from institutions.services_webhooks import webhook_events_publish
 from remittance.models import RemittanceOrder
 

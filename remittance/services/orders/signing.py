@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from config.errors import DomainError, InvalidSignature
+from core.errors import DomainError, InvalidSignature
 from institutions.models import Institution
 from ledger.services.log import (
     statement_append,

@@ -24,11 +24,11 @@ from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from config.db import objs_insert
-from config.errors import DomainError, InvalidSignature, NotFound
+from core.db import objs_insert
+from core.errors import DomainError, InvalidSignature, NotFound
+from core.money import Money, rate_str
 from institutions.idempotency import Claim, Replay
 from institutions.models import Institution
-from institutions.money import Money, rate_str
 from institutions.services_webhooks import webhook_events_publish
 from kyc import selectors as kyc_selectors
 from kyc import services as kyc

@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from config.errors import DomainError
+from core.errors import DomainError
 from institutions.models import Institution
 from settlement.models import StatementFormat
 from settlement.services.reconciliation import reconciliation_sweep
