@@ -35,7 +35,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from partner_sdk.note import cosign, parse_note
-from partner_sdk.wire import encode_b64, format_time, make_statement, sign_statement
+from partner_sdk.wire import decode_b64, encode_b64, format_time, make_statement, sign_statement
 
 API_PREFIX = "/api/v1"
 USER_AGENT = "remit-partner-sdk/1"
@@ -408,14 +408,42 @@ class HubClient:
             "POST", f"/kyc/{kyc_ref}/access", json_body={"purpose": purpose, "order_ref": order_ref}
         )
 
-    def checkpoint(self) -> str:
-        """The latest signed checkpoint note, with any witness cosignatures."""
-        return self.request("GET", "/ledger/checkpoint").text
+    def checkpoint(self, witnessed: int | None = None) -> str:
+        """The latest signed checkpoint note, with any witness cosignatures; with `witnessed`,
+        the latest one cosigned by at least that many witnesses (404 `not_witnessed` if none)."""
+        params = None if witnessed is None else {"witnessed": witnessed}
+        return self.request("GET", "/ledger/checkpoint", params=params).text
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        """RFC 9162 consistency proof hashes between two tree sizes (both at least 1)."""
+        body = self._json(
+            "GET", "/ledger/proofs/consistency", params={"first": first, "second": second}
+        )
+        return [decode_b64(h) for h in body["hashes"]]
+
+    def entries(self, start: int, limit: int = 1000) -> list[bytes]:
+        """Up to `limit` (≤ 1000) entries from seq `start`, as their exact leaf bytes, in seq
+        order. Checking them (seq, canonical form, signatures) is the caller's job."""
+        body = self._json("GET", "/ledger/entries", params={"start": start, "limit": limit})
+        return [item["leaf"].encode() for item in body["entries"]]
+
+    def cosignature_submit(self, checkpoint_text: str, cosignature_line: str) -> dict:
+        """Hand the hub this bank's cosignature line on a checkpoint it published."""
+        return self._json(
+            "POST",
+            "/ledger/cosignatures",
+            json_body={"checkpoint": checkpoint_text, "cosignature": cosignature_line},
+        )
+
+    def witnesses(self) -> list[dict]:
+        """Every witness the hub knows, each with the latest checkpoint it cosigned (the note
+        with the operator's line and that witness's line) and its lag."""
+        return self._json("GET", "/ledger/witnesses")["witnesses"]
 
     def cosign_latest(self, timestamp: int | None = None) -> dict:
-        """Witness the latest checkpoint: cosign its text (cosignature/v1, name = this bank's
-        code) and submit the line. Verify the operator's signature first with
-        `partner_sdk.note.open_checkpoint` if you pin the log key."""
+        """Cosign the latest checkpoint without checking anything (cosignature/v1, name = this
+        bank's code). A witness checks first: `python -m partner_sdk.witness` verifies the
+        operator's signature, the consistency proof and every new entry before it cosigns."""
         text, _ = parse_note(self.checkpoint())
         line = cosign(
             text,
@@ -423,9 +451,7 @@ class HubClient:
             private_key=self.signing_key,
             timestamp=int(time.time()) if timestamp is None else timestamp,
         )
-        return self._json(
-            "POST", "/ledger/cosignatures", json_body={"checkpoint": text, "cosignature": line}
-        )
+        return self.cosignature_submit(text, line)
 
     def register_webhook(self, url: str, event_types: list[str] | None = None) -> dict:
         """Register an endpoint; the answer's `secret` (whsec_…) is shown this once."""

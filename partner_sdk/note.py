@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -320,3 +321,27 @@ def verify_cosignature(
     except (NoteError, InvalidSignature, ValueError, TypeError):
         return None
     return timestamp
+
+
+def cosigners_verified(
+    note: str | bytes, cosigners: Mapping[str, Iterable[bytes]]
+) -> dict[str, int]:
+    """Cosigner name → timestamp for every cosignature/v1 line in ``note`` made by a key in
+    ``cosigners`` (name → raw Ed25519 public keys, rotated ones included).
+
+    Lines of keys not in ``cosigners`` are ignored (the operator's, unknown witnesses'); a line
+    that claims a known key (same name and key id) but does not verify raises ``NoteError``,
+    as C2SP asks of a verifier."""
+    text, lines = parse_note(note)
+    found: dict[str, int] = {}
+    for line in lines:
+        for public_key in cosigners.get(line.name, ()):
+            if line.key_id != cosignature_key_id(line.name, public_key):
+                continue
+            timestamp = verify_cosignature(
+                line.key_id + line.signature, text, name=line.name, public_key=public_key
+            )
+            if timestamp is None:
+                raise NoteError(f"the cosignature by {line.name} does not verify")
+            found[line.name] = timestamp
+    return found

@@ -23,7 +23,13 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from partner_sdk.merkle import CompactRange, leaf_hash
-from partner_sdk.note import Checkpoint, NoteError, NoteVerifier, open_checkpoint
+from partner_sdk.note import (
+    Checkpoint,
+    NoteError,
+    NoteVerifier,
+    cosigners_verified,
+    open_checkpoint,
+)
 from partner_sdk.wire import (
     Entry,
     WireFormatError,
@@ -65,10 +71,13 @@ class EntryChecker:
     key id being that key's), and carry a valid domain-separated Ed25519 signature.
     """
 
-    def __init__(self, institutions: InstitutionKeys) -> None:
+    def __init__(self, institutions: InstitutionKeys, *, start: CompactRange | None = None) -> None:
+        """``start``: resume after entries already checked (their frontier); the next entry
+        must then carry seq ``start.size``. ``institutions`` is read at each entry, so keys
+        added to it later (a witness learns them from the log) are used from then on."""
         self._institutions = institutions
         self._keys: dict[tuple[str, str], Ed25519PublicKey] = {}
-        self._tree = CompactRange()
+        self._tree = start.copy() if start is not None else CompactRange()
         self.last_completed: list[tuple[int, int, bytes]] = []
         """Perfect nodes ``(level, index, hash)`` completed by the last accepted entry."""
 
@@ -134,11 +143,14 @@ class VerifyResult:
     root: bytes
     origin: str
     previous_size: int | None = None
+    witnesses: tuple[str, ...] = ()
 
     def summary(self) -> str:
         line = f"OK entries={self.entries} size={self.size} root={encode_b64(self.root)}"
         if self.previous_size is not None:
             line += f" consistent-with-size={self.previous_size}"
+        if self.witnesses:
+            line += f" witnesses={','.join(self.witnesses)}"
         return line
 
 
@@ -208,10 +220,14 @@ def verify_export(
     *,
     previous_checkpoint: str | Path | None = None,
     checkpoint_key: NoteVerifier | None = None,
+    min_witnesses: int = 0,
 ) -> VerifyResult:
     """Verify an export directory; raise ``VerificationError`` at the first failure.
 
     ``checkpoint_key`` pins the operator key instead of trusting the one in ``keys.json``.
+    ``min_witnesses``: the checkpoint must also carry valid cosignatures (C2SP
+    tlog-cosignature) by at least that many institutions of ``keys.json`` other than the
+    operator; the result names every institution whose cosignature verified.
     """
     directory = Path(path)
     keys = load_keys(directory / KEYS_FILE)
@@ -231,13 +247,34 @@ def verify_export(
         raise VerificationError("checkpoint", "root does not match the entries")
     if previous is not None:
         _check_previous(previous, previous_root, checkpoint)
+    witnesses = _witnesses(directory / CHECKPOINT_FILE, keys, verifier)
+    if len(witnesses) < min_witnesses:
+        raise VerificationError(
+            "checkpoint",
+            f"{len(witnesses)} valid witness cosignature(s) ({', '.join(witnesses) or 'none'}), "
+            f"{min_witnesses} required",
+        )
     return VerifyResult(
         entries=checker.size,
         size=checkpoint.size,
         root=checkpoint.root,
         origin=checkpoint.origin,
         previous_size=None if previous is None else previous.size,
+        witnesses=witnesses,
     )
+
+
+def _witnesses(path: Path, keys: ExportKeys, operator: NoteVerifier) -> tuple[str, ...]:
+    """Institutions (not the operator) whose cosignature on the checkpoint verifies."""
+    cosigners = {
+        code: list(by_id.values())
+        for code, by_id in keys.institutions.items()
+        if operator.public_key_raw not in by_id.values()
+    }
+    try:
+        return tuple(sorted(cosigners_verified(path.read_bytes(), cosigners)))
+    except NoteError as exc:
+        raise VerificationError("checkpoint", str(exc)) from exc
 
 
 def _check_previous(previous: Checkpoint, root_at_size: bytes | None, latest: Checkpoint) -> None:
@@ -271,6 +308,12 @@ def _parser() -> argparse.ArgumentParser:
     pin = parser.add_mutually_exclusive_group()
     pin.add_argument("--trusted-key", help="operator key as <name>+<hex key id>+<base64 key>")
     pin.add_argument("--checkpoint-key", help="operator raw public key, base64")
+    parser.add_argument(
+        "--min-witnesses",
+        type=int,
+        default=0,
+        help="require valid cosignatures by at least this many institutions of keys.json",
+    )
     return parser
 
 
@@ -286,7 +329,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         result = verify_export(
-            args.directory, previous_checkpoint=args.previous_checkpoint, checkpoint_key=pinned
+            args.directory,
+            previous_checkpoint=args.previous_checkpoint,
+            checkpoint_key=pinned,
+            min_witnesses=args.min_witnesses,
         )
     except VerificationError as exc:
         print(f"FAIL {exc}")

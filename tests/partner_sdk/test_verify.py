@@ -306,3 +306,61 @@ def test_cli_exit_codes(export: Export, tmp_path: Path) -> None:
     failed = subprocess.run(command, capture_output=True, text=True)
     assert failed.returncode == 1
     assert failed.stdout == "FAIL seq=10: invalid statement signature\n"
+
+
+def _cosign_export(export: Export, *signers: tuple[str, Ed25519PrivateKey]) -> None:
+    from partner_sdk.note import cosign, parse_note
+
+    note = export.checkpoint_path.read_text()
+    text = parse_note(note)[0]
+    lines = "".join(cosign(text, name=code, private_key=key, timestamp=1) for code, key in signers)
+    export.checkpoint_path.write_text(note + lines)
+
+
+def test_min_witnesses_counts_valid_cosignatures_by_known_institutions(export: Export) -> None:
+    assert verify_export(export.directory).witnesses == ()
+    with pytest.raises(VerificationError, match="0 valid witness cosignature"):
+        verify_export(export.directory, min_witnesses=1)
+    stranger = Ed25519PrivateKey.generate()
+    # an unknown cosigner is ignored; a known institution's key (rotated ones too) counts
+    _cosign_export(export, ("TMB-PK", RECEIVER), ("VALYOU-MY", SENDER_ROTATED), ("X", stranger))
+    result = verify_export(export.directory, min_witnesses=2)
+    assert result.witnesses == ("TMB-PK", "VALYOU-MY")
+    assert "witnesses=TMB-PK,VALYOU-MY" in result.summary()
+    with pytest.raises(VerificationError, match="3 required"):
+        verify_export(export.directory, min_witnesses=3)
+
+
+def test_a_cosignature_that_claims_a_known_key_but_fails_is_refused(export: Export) -> None:
+    from partner_sdk.note import cosign, parse_note
+
+    note = export.checkpoint_path.read_text()
+    text = parse_note(note)[0]
+    line = cosign(text, name="TMB-PK", private_key=RECEIVER, timestamp=1)
+    forged = line.replace(line.split(" ")[-1][20:30], "A" * 10)  # right key id, bad signature
+    export.checkpoint_path.write_text(note + forged)
+    with pytest.raises(VerificationError, match="cosignature by TMB-PK does not verify"):
+        verify_export(export.directory)
+    assert main([str(export.directory), "--min-witnesses", "1"]) == 1
+
+
+def test_entry_checker_resumes_from_a_frontier(export: Export) -> None:
+    leaves = _lines(export)
+    keys = json.loads((export.directory / "keys.json").read_text())["institutions"]
+    institutions = {
+        code: {kid: base64.b64decode(pk) for kid, pk in by_id.items()}
+        for code, by_id in keys.items()
+    }
+    first = EntryChecker(institutions)
+    for leaf in leaves[:5]:
+        first.check(leaf)
+    from partner_sdk.merkle import CompactRange
+
+    resumed = EntryChecker(institutions, start=CompactRange.from_hashes(5, first.frontier))
+    for leaf in leaves[5:]:
+        resumed.check(leaf)
+    assert resumed.size == len(leaves) and resumed.root() == export.root()
+    with pytest.raises(VerificationError, match="expected seq 5"):
+        EntryChecker(institutions, start=CompactRange.from_hashes(5, first.frontier)).check(
+            leaves[6]
+        )
