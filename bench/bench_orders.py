@@ -491,7 +491,7 @@ def _measure(args: argparse.Namespace) -> dict:
     # 4b. the submit path alone: the receiving bank's webhook endpoint is disabled, so no
     # webhook is sent and nobody answers; submits compete only with the log integrator
     if alone:
-        from institutions.models import WebhookEndpoint
+        from webhooks.models import WebhookEndpoint
 
         WebhookEndpoint.objects.filter(institution__code="TMB-PK").update(enabled=False)
         latencies.clear()

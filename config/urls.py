@@ -17,7 +17,7 @@ api_v1 = [
     path("ledger/", include("ledger.urls")),
     path("kyc/", include("kyc.urls")),
     path("", include("remittance.urls")),
-    path("", include("institutions.urls")),
+    path("", include("webhooks.urls")),
 ]
 
 urlpatterns = [

@@ -131,32 +131,6 @@ class ApiCredential(models.Model):
         return self.revoked_at is None
 
 
-class WebhookEndpoint(models.Model):
-    """Where an institution receives events. The `whsec_` secret is wrapped by the KEK (the hub
-    must be able to sign with it, so a hash would not do)."""
-
-    institution = models.ForeignKey(
-        Institution, on_delete=models.CASCADE, related_name="webhook_endpoints"
-    )
-    url = models.URLField(max_length=500)
-    wrapped_secret = models.BinaryField()
-    event_types = models.JSONField(
-        default=list, blank=True, help_text="Event types to deliver; empty means all."
-    )
-    enabled = models.BooleanField(default=True)
-    disabled_reason = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["institution_id", "pk"]
-
-    def __str__(self) -> str:
-        return f"{self.institution_id} → {self.url}"
-
-    def wants(self, event_type: str) -> bool:
-        return self.enabled and (not self.event_types or event_type in self.event_types)
-
-
 class Corridor(models.Model):
     """A country/currency lane money may move along, e.g. MY-PK (MYR → PKR)."""
 
@@ -176,7 +150,6 @@ class Corridor(models.Model):
 
 
 from institutions.idempotency import IdempotencyRecord  # noqa: E402  (model lives with its logic)
-from institutions.webhooks import WebhookAttempt, WebhookDelivery  # noqa: E402
 
 __all__ = [
     "ApiCredential",
@@ -185,7 +158,4 @@ __all__ = [
     "IdempotencyRecord",
     "Institution",
     "SigningKey",
-    "WebhookAttempt",
-    "WebhookDelivery",
-    "WebhookEndpoint",
 ]

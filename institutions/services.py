@@ -1,4 +1,4 @@
-"""Writes for institutions: onboarding, keys, credentials, webhook endpoints, corridors."""
+"""Writes for institutions: onboarding, keys, credentials, corridors."""
 
 from __future__ import annotations
 
@@ -30,7 +30,6 @@ from institutions.models import (
     Currency,
     Institution,
     SigningKey,
-    WebhookEndpoint,
 )
 
 API_KEY_PREFIX = "rk_"
@@ -203,34 +202,6 @@ def api_credential_revoke(*, credential: ApiCredential) -> None:
     for cache_key, (_, cached) in list(_verified_keys.items()):
         if cached.pk == credential.pk:
             _verified_keys.pop(cache_key, None)
-
-
-def _webhook_aad(endpoint_id: int) -> bytes:
-    return f"webhook-endpoint:{endpoint_id}".encode()
-
-
-@transaction.atomic
-def webhook_endpoint_create(
-    *, institution: Institution, url: str, event_types: list[str] | None = None
-) -> tuple[WebhookEndpoint, str]:
-    """Register a webhook endpoint; returns (endpoint, `whsec_` secret shown once)."""
-    import base64
-
-    secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-    endpoint = WebhookEndpoint.objects.create(
-        institution=institution, url=url, event_types=event_types or [], wrapped_secret=b""
-    )
-    endpoint.wrapped_secret = keyring().wrap(secret.encode(), aad=_webhook_aad(endpoint.pk))
-    endpoint.save(update_fields=["wrapped_secret"])
-    return endpoint, secret
-
-
-def webhook_endpoint_secret(*, endpoint: WebhookEndpoint) -> str:
-    return keyring().unwrap(bytes(endpoint.wrapped_secret), aad=_webhook_aad(endpoint.pk)).decode()
-
-
-def webhook_endpoint_disable(*, endpoint: WebhookEndpoint, reason: str) -> None:
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(enabled=False, disabled_reason=reason)
 
 
 @transaction.atomic

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "institutions",
+    "webhooks",
     "ledger",
     "kyc",
     "settlement",
@@ -216,7 +217,7 @@ LEDGER_INTEGRATE_COALESCE_SECONDS = float(env("LEDGER_INTEGRATE_COALESCE_SECONDS
 # Public base URL of the hub, written into partner onboarding files.
 HUB_URL = env("HUB_URL", "http://127.0.0.1:8000")
 # Webhook URLs partners register must reach the public internet over https
-# (institutions/urlsafety.py). True also allows http and loopback/private targets: only for
+# (webhooks/urlsafety.py). True also allows http and loopback/private targets: only for
 # local development, tests, the demo stack and the benchmarks.
 WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
 

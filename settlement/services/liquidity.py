@@ -198,7 +198,7 @@ def _threshold_alert(limit: LiquidityLimit, institution: Institution, *, used: i
         used_minor=used,
         cap_minor=limit.amount_minor,
     )
-    from institutions.services_webhooks import webhook_event_publish
+    from webhooks.services import webhook_event_publish
 
     webhook_event_publish(
         institution=institution,

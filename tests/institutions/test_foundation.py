@@ -13,6 +13,7 @@ from django.db import connection
 from institutions import services as inst
 from institutions.crypto import Keyring, UnwrapError, keyring
 from institutions.models import ApiCredential, SigningKey
+from webhooks import services as hooks
 
 
 def _production_check(env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -142,12 +143,12 @@ def test_key_rotation_retires_old_key_but_keeps_it(network):
 
 @pytest.mark.django_db
 def test_webhook_secret_is_wrapped(network):
-    endpoint, secret = inst.webhook_endpoint_create(
+    endpoint, secret = hooks.webhook_endpoint_create(
         institution=network.tmb.institution, url="http://127.0.0.1:8100/webhooks"
     )
     assert secret.startswith("whsec_")
     assert secret.encode() not in bytes(endpoint.wrapped_secret)
-    assert inst.webhook_endpoint_secret(endpoint=endpoint) == secret
+    assert hooks.webhook_endpoint_secret(endpoint=endpoint) == secret
 
 
 @pytest.mark.django_db

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from institutions import idempotency
 from institutions.idempotency import STALE_AFTER, IdempotencyRecord, RequestInProgress
-from institutions.models import WebhookEndpoint
 from tests.conftest import requires_postgres
+from webhooks.models import WebhookEndpoint
 
 PATH = "/api/v1/webhook-endpoints"
 BODY = {"url": "https://bank.example/hooks"}

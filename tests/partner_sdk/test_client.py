@@ -621,9 +621,9 @@ def test_quote_needs_exactly_one_amount_and_no_floats(hub, partner):
 @pytest.mark.django_db(transaction=True)  # append-only ledger triggers (PostgreSQL truncates)
 def test_webhook_registration_and_cosigning_against_the_real_hub(live_server, network):
     """The APIs that exist already, through the real hub: endpoint management and witnessing."""
-    from institutions.models import WebhookEndpoint
     from ledger.models import Cosignature
     from ledger.services.log import ledger_integrate
+    from webhooks.models import WebhookEndpoint
 
     ledger_integrate()
     tmb = network.tmb
@@ -632,7 +632,7 @@ def test_webhook_registration_and_cosigning_against_the_real_hub(live_server, ne
     try:
         created = client.register_webhook("http://127.0.0.1:8100/webhooks")
         endpoint = WebhookEndpoint.objects.get(pk=created["id"])
-        from institutions.services import webhook_endpoint_secret
+        from webhooks.services import webhook_endpoint_secret
 
         assert webhook_endpoint_secret(endpoint=endpoint) == created["secret"]
         signed = Webhook(created["secret"]).sign("msg_1", datetime.now(UTC), "{}")

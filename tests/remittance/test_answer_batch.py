@@ -19,7 +19,6 @@ from django.db import connection
 
 from core.money import Money
 from institutions import services as inst
-from institutions.webhooks import WebhookDelivery
 from ledger.models import Account, Entry, QueuedStatement, Transfer
 from ledger.selectors.money import pending_transfer_state
 from ledger.services import log as log_services
@@ -37,6 +36,8 @@ from remittance.services.orders import answers as order_answers
 from settlement.models import Break, ReconStatus, WindowOrder
 from settlement.services import reconciliation as recon
 from tests.conftest import Member, requires_postgres
+from webhooks import services as hooks
+from webhooks.models import WebhookDelivery
 
 from .conftest import signed as signed_statement
 from .test_submit_batch import PARTNER_POSITION, PREFUND, _race, codes, partner_quote
@@ -184,7 +185,7 @@ def credit_legs(order: RemittanceOrder) -> list[str]:
 @pytest.fixture
 def partner_endpoint(corridor):
     """PARTNER-MY (the sending institution) listens for every order event."""
-    endpoint, _ = inst.webhook_endpoint_create(
+    endpoint, _ = hooks.webhook_endpoint_create(
         institution=corridor.network.partner.institution, url="https://partner.example/hooks"
     )
     return endpoint

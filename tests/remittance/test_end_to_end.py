@@ -14,11 +14,11 @@ import uuid
 import pytest
 from django.core.management import call_command
 
-from institutions import services as inst
 from ledger.models import Account, QueuedStatement
 from partner_sdk.client import HubClient
 from remittance.models import RemittanceOrder
 from tests.conftest import celery_worker_args, requires_postgres, spawn, stop, wait_for
+from webhooks import services as hooks
 
 pytestmark = [pytest.mark.postgres, requires_postgres]
 
@@ -38,7 +38,7 @@ def stack(request, live_server, corridor, tmp_path, real_celery):
     extra = getattr(request, "param", [])
     network = corridor.network
     port = _free_port()
-    _endpoint, secret = inst.webhook_endpoint_create(
+    _endpoint, secret = hooks.webhook_endpoint_create(
         institution=network.tmb.institution, url=f"http://127.0.0.1:{port}/webhooks"
     )
     credentials = tmp_path / "TMB-PK.json"
@@ -199,7 +199,7 @@ def test_simulator_failure_modes_never_move_money_twice(stack):
 )
 @pytest.mark.django_db(transaction=True)
 def test_a_bank_answering_500_gets_the_same_webhook_again_and_nothing_moves(stack):
-    from institutions.webhooks import WebhookAttempt, WebhookDelivery
+    from webhooks.models import WebhookAttempt, WebhookDelivery
 
     corridor, partner, port = stack
     assert _wait(lambda: _up(f"http://127.0.0.1:{port}/healthz"), 30), "simulator did not start"

@@ -25,8 +25,6 @@ from django.utils import timezone
 
 from core.errors import DomainError
 from core.money import Money
-from institutions import services as inst
-from institutions.webhooks import WebhookDelivery
 from kyc import services as kyc
 from kyc.models import KycAccessLog, ScreeningHit
 from ledger.models import Account, AccountKind, QueuedStatement, Transfer
@@ -50,6 +48,8 @@ from settlement.models import LiquidityAlert
 from settlement.services.liquidity import LiquidityExceeded, liquidity_limit_set
 from tests.conftest import requires_postgres
 from tests.kyc.conftest import BENEFICIARY, SAMPLES, SENDER
+from webhooks import services as hooks
+from webhooks.models import WebhookDelivery
 
 from .conftest import fund, verified_sender
 from .conftest import signed as signed_statement
@@ -199,7 +199,7 @@ def wallet_beneficiary(wallet_customer) -> str:
 
 @pytest.fixture
 def tmb_endpoint(corridor):
-    endpoint, _ = inst.webhook_endpoint_create(
+    endpoint, _ = hooks.webhook_endpoint_create(
         institution=corridor.network.tmb.institution, url="https://tmb.example/hooks"
     )
     return endpoint

@@ -12,9 +12,8 @@ import pytest
 from django.core.management import call_command
 
 from core import events
-from institutions.models import Institution, WebhookDelivery
 from core.money import Money
-from institutions.services_webhooks import webhook_endpoint_register
+from institutions.models import Institution
 from kyc import services as kyc
 from ledger.models import Account
 from ledger.services.accounts import account_open, position, prefund
@@ -34,6 +33,8 @@ from settlement.services.liquidity import (
 )
 from tests.kyc.conftest import BENEFICIARY
 from tests.remittance.test_orders_api import quote, submit
+from webhooks.models import WebhookDelivery
+from webhooks.services import webhook_endpoint_register
 
 from .conftest import credited_order
 

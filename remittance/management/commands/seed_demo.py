@@ -21,8 +21,10 @@ from django.db import transaction
 
 from institutions import services as inst
 from institutions.crypto import ed25519_private_raw
-from institutions.models import Corridor, Institution, SigningKey, WebhookEndpoint
+from institutions.models import Corridor, Institution, SigningKey
 from ledger.services.log import ledger_integrate
+from webhooks import services as hooks
+from webhooks.models import WebhookEndpoint
 
 INSTITUTIONS: list[dict[str, Any]] = [
     {
@@ -116,7 +118,7 @@ class Command(BaseCommand):
             assert new.private_key is not None
             _, api_key = inst.api_credential_create(institution=institution, label="demo")
             WebhookEndpoint.objects.filter(institution=institution).delete()
-            _, secret = inst.webhook_endpoint_create(
+            _, secret = hooks.webhook_endpoint_create(
                 institution=institution,
                 url=f"http://{os.environ.get('DEMO_SIMULATOR_HOST', '127.0.0.1')}:{port}/webhooks",
             )

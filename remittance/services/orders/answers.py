@@ -27,7 +27,6 @@ from core.errors import DomainError, InvalidSignature, NotFound
 from core.money import Money
 from institutions.idempotency import Claim, Replay
 from institutions.models import Institution
-from institutions.services_webhooks import webhook_events_publish
 from ledger.services.money import TransferRefused, transfers_create
 from remittance.batching import GroupCommit
 from remittance.errors import InvalidTransition, OrderNotFound, StatementMismatch, WrongParty
@@ -60,6 +59,7 @@ from remittance.services.orders.states import (
     order_transition,
 )
 from settlement.services.windows import window_orders_record
+from webhooks.services import webhook_events_publish
 
 
 @dataclass(frozen=True)

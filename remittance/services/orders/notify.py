@@ -6,8 +6,8 @@ from typing import Any
 
 from core.money import Money
 from institutions.models import Institution
-from institutions.services_webhooks import webhook_events_publish
 from remittance.models import RemittanceOrder
+from webhooks.services import webhook_events_publish
 
 
 def webhook_data(order: RemittanceOrder, **changes: Any) -> dict[str, Any]:

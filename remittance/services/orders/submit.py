@@ -29,7 +29,6 @@ from core.errors import DomainError, InvalidSignature, NotFound
 from core.money import Money, rate_str
 from institutions.idempotency import Claim, Replay
 from institutions.models import Institution
-from institutions.services_webhooks import webhook_events_publish
 from kyc import selectors as kyc_selectors
 from kyc import services as kyc
 from ledger.services import accounts
@@ -69,6 +68,7 @@ from settlement.services.liquidity import (
     liquidity_check,
     liquidity_recheck,
 )
+from webhooks.services import webhook_events_publish
 
 _OTHER_ORDER = "this order id already names a different order"
 

@@ -4,7 +4,7 @@ Who calls what:
 - `webhook_event_publish` — any service, inside its own transaction. It only INSERTs delivery
   rows and, on commit, requests a coalesced sender run; nothing is sent inside the caller's
   transaction and no lock is taken.
-- `webhook_deliveries_send` — the sender (Celery, `institutions.tasks.deliver_webhooks`; also
+- `webhook_deliveries_send` — the sender (Celery, `webhooks.tasks.deliver_webhooks`; also
   beat's sweep of due retries). It claims due deliveries in a short transaction (a lease on
   `next_attempt_at`, SKIP LOCKED on PostgreSQL), sends them from a thread pool over pooled
   keep-alive connections with no transaction open and no row locked, then records every attempt
@@ -22,6 +22,7 @@ Payloads are `{type, timestamp, data}` with ids, states, amounts and KYC referen
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import random
@@ -48,17 +49,48 @@ from core.db import objs_insert
 from core.errors import Conflict, DomainError, NotFound
 from core.pii import pii_keys
 from core.retention import retention_cutoff, rows_purge
+from institutions.crypto import keyring
 from institutions.locks import institution_lock
-from institutions.models import Institution, WebhookEndpoint
-from institutions.services import (
-    webhook_endpoint_create,
-    webhook_endpoint_disable,
-    webhook_endpoint_secret,
-)
-from institutions.webhooks import RESPONSE_EXCERPT_CHARS, WebhookAttempt, WebhookDelivery
+from institutions.models import Institution
 from partner_sdk.wire import format_time
+from webhooks.models import (
+    RESPONSE_EXCERPT_CHARS,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 logger = logging.getLogger(__name__)
+
+
+# --- endpoints ---------------------------------------------------------------------------
+
+
+def _webhook_aad(endpoint_id: int) -> bytes:
+    return f"webhook-endpoint:{endpoint_id}".encode()
+
+
+@transaction.atomic
+def webhook_endpoint_create(
+    *, institution: Institution, url: str, event_types: list[str] | None = None
+) -> tuple[WebhookEndpoint, str]:
+    """Register a webhook endpoint; returns (endpoint, `whsec_` secret shown once)."""
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    endpoint = WebhookEndpoint.objects.create(
+        institution=institution, url=url, event_types=event_types or [], wrapped_secret=b""
+    )
+    endpoint.wrapped_secret = keyring().wrap(secret.encode(), aad=_webhook_aad(endpoint.pk))
+    endpoint.save(update_fields=["wrapped_secret"])
+    return endpoint, secret
+
+
+def webhook_endpoint_secret(*, endpoint: WebhookEndpoint) -> str:
+    return keyring().unwrap(bytes(endpoint.wrapped_secret), aad=_webhook_aad(endpoint.pk)).decode()
+
+
+def webhook_endpoint_disable(*, endpoint: WebhookEndpoint, reason: str) -> None:
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(enabled=False, disabled_reason=reason)
+
 
 EVENT_TYPES = (
     "order.submitted",
@@ -118,7 +150,7 @@ def webhook_endpoint_register(
     registrations (counted and added under the institution's row lock). The URL must reach the
     public internet (WebhookUrlRefused, 422, naming the rule); a host that does not resolve yet
     is accepted, because every attempt checks the URL again before it sends."""
-    from institutions.urlsafety import WebhookHostUnresolvable, webhook_url_check
+    from webhooks.urlsafety import WebhookHostUnresolvable, webhook_url_check
 
     unknown = sorted(set(event_types or []) - set(EVENT_TYPES))
     if unknown:
@@ -239,7 +271,7 @@ def webhook_delivery_request() -> None:
     """Ask for a sender run, coalesced: at most one request is outstanding at a time. The run
     clears the flag before it claims, so a delivery committed after its last claim requests a
     fresh run; beat's sweep covers a lost flag."""
-    from institutions.tasks import deliver_webhooks
+    from webhooks.tasks import deliver_webhooks
 
     try:
         if cache.add(DELIVERY_REQUESTED, 1, timeout=REQUEST_FLAG_TTL):
@@ -376,7 +408,7 @@ def webhook_http_client(*, verify: ssl.SSLContext | bool = True) -> httpx.Client
     rules allow, judged when the connection is opened (urlsafety.WebhookTransport: DNS
     pinning); certificates are verified against the URL's host name. No redirects, and no
     proxy from the environment (a proxy would resolve the name itself)."""
-    from institutions.urlsafety import WebhookTransport
+    from webhooks.urlsafety import WebhookTransport
 
     limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=32)
     return httpx.Client(
@@ -447,7 +479,7 @@ def _attempt(http: httpx.Client, job: _Job) -> _Outcome:
     (it may have been edited since), and the transport judges what its host resolves to when
     it connects (that may have changed since registration); a refusal fails the attempt like a
     network error, with nothing sent."""
-    from institutions.urlsafety import WebhookUrlRefused, webhook_url_check
+    from webhooks.urlsafety import WebhookUrlRefused, webhook_url_check
 
     attempted_at = timezone.now()
     headers = {

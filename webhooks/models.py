@@ -1,33 +1,47 @@
-"""Webhook deliveries and their attempts (DESIGN.md §6, Standard Webhooks).
+"""Webhook endpoints, deliveries and their attempts (DESIGN.md §6, Standard Webhooks).
 
 A delivery is one message to one endpoint. Its `message_id` is the `webhook-id` header and
 never changes across retries, so receivers can dedupe on it; `payload` holds the exact bytes
 sent every time. Deliveries outlive their endpoint (SET_NULL, with the URL copied) so the
 audit trail survives an endpoint being deleted. Every attempt is a row: status code or error
-class, latency, a response excerpt. Writes live in `institutions.services_webhooks`.
+class, latency, a response excerpt. Writes live in `webhooks.services`.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import models
 from django.db.models import Q
 
-from institutions.models import Institution, WebhookEndpoint
+from institutions.models import Institution
 
 RESPONSE_EXCERPT_CHARS = 500
-_SERVICES = frozenset({"webhook_event_publish", "webhook_delivery_replay"})
 
 
-def __getattr__(name: str) -> Any:
-    """`from institutions.webhooks import webhook_event_publish` works too; the services live in
-    `institutions.services_webhooks` (imported lazily: this module loads with the models)."""
-    if name in _SERVICES:
-        from institutions import services_webhooks
+class WebhookEndpoint(models.Model):
+    """Where an institution receives events. The `whsec_` secret is wrapped by the KEK (the hub
+    must be able to sign with it, so a hash would not do)."""
 
-        return getattr(services_webhooks, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    institution = models.ForeignKey(
+        Institution, on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
+    url = models.URLField(max_length=500)
+    wrapped_secret = models.BinaryField()
+    event_types = models.JSONField(
+        default=list, blank=True, help_text="Event types to deliver; empty means all."
+    )
+    enabled = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "institutions_webhookendpoint"  # the table predates the app
+        ordering = ["institution_id", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.institution_id} → {self.url}"
+
+    def wants(self, event_type: str) -> bool:
+        return self.enabled and (not self.event_types or event_type in self.event_types)
 
 
 class WebhookDelivery(models.Model):
@@ -65,7 +79,7 @@ class WebhookDelivery(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        app_label = "institutions"
+        db_table = "institutions_webhookdelivery"
         ordering = ["-pk"]
         verbose_name_plural = "webhook deliveries"
         indexes = [
@@ -109,7 +123,7 @@ class WebhookAttempt(models.Model):
     response_excerpt = models.CharField(max_length=RESPONSE_EXCERPT_CHARS, blank=True)
 
     class Meta:
-        app_label = "institutions"
+        db_table = "institutions_webhookattempt"
         ordering = ["delivery_id", "number"]
         constraints = [
             models.UniqueConstraint(fields=["delivery", "number"], name="webhook_attempt_number"),

@@ -1,4 +1,4 @@
-"""Shapes of the institutions partner API (webhook endpoint management)."""
+"""Shapes of the webhook endpoints partner API."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from rest_framework import serializers
 
-from institutions.services_webhooks import EVENT_TYPES
+from webhooks.services import EVENT_TYPES
 
 
 class WebhookEndpointIn(serializers.Serializer):

@@ -1,4 +1,4 @@
-"""The partner API of institutions: webhook endpoint management for the calling institution
+"""The partner API for webhook endpoints: management for the calling institution
 (thin views). An institution sees and deletes only its own endpoints; anything else is 404."""
 
 from __future__ import annotations
@@ -12,17 +12,17 @@ from rest_framework.views import APIView
 
 from config.schema import raises
 from core.errors import DomainError
-from institutions import serializers as s
 from institutions.idempotency import idempotent
-from institutions.models import WebhookEndpoint
-from institutions.services_webhooks import (
+from webhooks import serializers as s
+from webhooks.models import WebhookEndpoint
+from webhooks.services import (
     TooManyWebhookEndpoints,
     webhook_endpoint_delete,
     webhook_endpoint_get,
     webhook_endpoint_register,
     webhook_endpoints_of,
 )
-from institutions.urlsafety import WebhookUrlRefused
+from webhooks.urlsafety import WebhookUrlRefused
 
 
 def _endpoint(endpoint: WebhookEndpoint) -> dict[str, Any]:

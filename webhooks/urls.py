@@ -1,6 +1,6 @@
 from django.urls import path
 
-from institutions import apis
+from webhooks import apis
 
 urlpatterns = [
     path("webhook-endpoints", apis.WebhookEndpointsApi.as_view(), name="webhook-endpoints"),

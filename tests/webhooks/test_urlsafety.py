@@ -1,4 +1,4 @@
-"""Webhook URLs must reach the public internet (institutions/urlsafety.py): the rule table,
+"""Webhook URLs must reach the public internet (webhooks/urlsafety.py): the rule table,
 the partner API's 422 `webhook_url_refused`, and the check again when the sender connects (DNS
 rebinding), which fails the attempt like a network error with nothing sent; the connection goes
 to the address that was checked (DNS pinning), with TLS still verified on the host name."""
@@ -16,9 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.utils import timezone
 
-from institutions import services_webhooks as hooks
-from institutions.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from institutions.urlsafety import WebhookHostUnresolvable, WebhookUrlRefused, webhook_url_check
+from webhooks import services as hooks
+from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.urlsafety import WebhookHostUnresolvable, WebhookUrlRefused, webhook_url_check
 
 PUBLIC_V4, PUBLIC_V6 = "93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"
 
@@ -283,9 +283,7 @@ class Network:
 
 def queued(network, url: str) -> WebhookDelivery:
     """A due delivery to a fresh endpoint at `url` (stored as if registered long ago)."""
-    from institutions import services as inst
-
-    endpoint, _ = inst.webhook_endpoint_create(institution=network.tmb.institution, url=url)
+    endpoint, _ = hooks.webhook_endpoint_create(institution=network.tmb.institution, url=url)
     return WebhookDelivery.objects.create(
         message_id=f"msg_pinning{endpoint.pk:08d}",
         institution=network.tmb.institution,
@@ -415,7 +413,7 @@ def test_a_name_that_rebinds_between_check_and_connect_never_reaches_loopback(
 def test_a_host_name_is_delivered_to_the_address_it_resolved_to_under_its_own_name(
     network, monkeypatch
 ):
-    from tests.institutions.test_webhooks import Receiver
+    from tests.webhooks.test_services import Receiver
 
     receiver = Receiver([200])
     try:
@@ -566,13 +564,13 @@ def test_the_admin_refuses_a_private_webhook_url_like_the_api(network, admin_cli
         "enabled": "on",
     }
 
-    page = admin_client.post("/admin/institutions/webhookendpoint/add/", form)
+    page = admin_client.post("/admin/webhooks/webhookendpoint/add/", form)
 
     assert page.status_code == 200  # the form again, with the error
     assert "link-local" in page.content.decode() or "not public" in page.content.decode()
     assert not WebhookEndpoint.objects.filter(url=form["url"]).exists()
 
     form["url"] = "https://93.184.216.34/hooks"  # a public address: accepted
-    page = admin_client.post("/admin/institutions/webhookendpoint/add/", form)
+    page = admin_client.post("/admin/webhooks/webhookendpoint/add/", form)
     assert page.status_code == 302
     assert WebhookEndpoint.objects.filter(url=form["url"]).exists()

@@ -16,15 +16,14 @@ from django.db import transaction
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from institutions import services as inst
-from institutions import services_webhooks as hooks
-from institutions import tasks
 from institutions.idempotency import IdempotencyRecord
-from institutions.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from institutions.services_webhooks import webhook_event_publish
 from kyc import services as kyc
 from tests.conftest import requires_postgres
 from tests.kyc.conftest import BENEFICIARY, PII_STRINGS, SENDER
+from webhooks import services as hooks
+from webhooks import tasks
+from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.services import webhook_event_publish
 
 
 class LoopbackServer(ThreadingHTTPServer):
@@ -143,7 +142,7 @@ def test_delivery_is_signed_per_standard_webhooks_and_carries_refs_not_pii(
     network, receiver, publish
 ):
     hook = receiver([200])
-    endpoint, secret = inst.webhook_endpoint_create(
+    endpoint, secret = hooks.webhook_endpoint_create(
         institution=network.tmb.institution, url=hook.url
     )
     sender = kyc.kyc_record_create(
@@ -169,7 +168,7 @@ def test_delivery_is_signed_per_standard_webhooks_and_carries_refs_not_pii(
     assert not [pii for pii in PII_STRINGS if pii in text]
     with pytest.raises(Exception, match="signature"):
         Webhook(
-            inst.webhook_endpoint_create(institution=network.tmb.institution, url=hook.url)[1]
+            hooks.webhook_endpoint_create(institution=network.tmb.institution, url=hook.url)[1]
         ).verify(body, headers)
     delivery.refresh_from_db()
     assert delivery.status == "delivered" and delivery.attempt_count == 1
@@ -181,7 +180,7 @@ def test_delivery_is_signed_per_standard_webhooks_and_carries_refs_not_pii(
 
 @pytest.mark.django_db
 def test_data_naming_personal_fields_is_refused_before_anything_is_queued(network):
-    inst.webhook_endpoint_create(institution=network.tmb.institution, url="http://127.0.0.1:9/x")
+    hooks.webhook_endpoint_create(institution=network.tmb.institution, url="http://127.0.0.1:9/x")
     with pytest.raises(ValueError, match=r"data\.beneficiary\.name"):
         webhook_event_publish(
             institution=network.tmb.institution,
@@ -194,7 +193,7 @@ def test_data_naming_personal_fields_is_refused_before_anything_is_queued(networ
 @pytest.mark.django_db
 def test_500_then_200_retries_with_the_same_webhook_id_after_5_seconds(network, receiver, publish):
     hook = receiver([500, 200])
-    _, secret = inst.webhook_endpoint_create(institution=network.tmb.institution, url=hook.url)
+    _, secret = hooks.webhook_endpoint_create(institution=network.tmb.institution, url=hook.url)
 
     (delivery,) = publish()
 
@@ -224,7 +223,7 @@ def test_500_then_200_retries_with_the_same_webhook_id_after_5_seconds(network, 
 @pytest.mark.django_db
 def test_retries_follow_the_schedule_then_the_delivery_fails(network, receiver, publish):
     hook = receiver([503])
-    inst.webhook_endpoint_create(institution=network.tmb.institution, url=hook.url)
+    hooks.webhook_endpoint_create(institution=network.tmb.institution, url=hook.url)
     (delivery,) = publish()
     waits = []
     for _ in range(len(hooks.RETRY_DELAYS)):
@@ -246,7 +245,7 @@ def test_retries_follow_the_schedule_then_the_delivery_fails(network, receiver, 
 @pytest.mark.django_db
 def test_410_gone_disables_the_endpoint_and_stops(network, receiver, publish):
     hook = receiver([410])
-    endpoint, _ = inst.webhook_endpoint_create(institution=network.tmb.institution, url=hook.url)
+    endpoint, _ = hooks.webhook_endpoint_create(institution=network.tmb.institution, url=hook.url)
 
     (delivery,) = publish()
 
@@ -261,7 +260,7 @@ def test_410_gone_disables_the_endpoint_and_stops(network, receiver, publish):
 
 @pytest.mark.django_db
 def test_unreachable_receiver_is_logged_by_error_class_and_retried(network, publish):
-    inst.webhook_endpoint_create(institution=network.tmb.institution, url="http://127.0.0.1:9/wh")
+    hooks.webhook_endpoint_create(institution=network.tmb.institution, url="http://127.0.0.1:9/wh")
 
     (delivery,) = publish()
 
@@ -274,7 +273,7 @@ def test_unreachable_receiver_is_logged_by_error_class_and_retried(network, publ
 @pytest.mark.django_db
 def test_nothing_is_sent_before_commit_or_after_rollback(network, receiver, committed):
     hook = receiver([200])
-    inst.webhook_endpoint_create(institution=network.tmb.institution, url=hook.url)
+    hooks.webhook_endpoint_create(institution=network.tmb.institution, url=hook.url)
     with committed():
         with transaction.atomic():
             webhook_event_publish(
@@ -296,11 +295,11 @@ def test_nothing_is_sent_before_commit_or_after_rollback(network, receiver, comm
 @pytest.mark.django_db
 def test_endpoints_get_only_the_events_they_asked_for(network, receiver, publish):
     everything, credited_only = receiver([200]), receiver([200])
-    inst.webhook_endpoint_create(institution=network.tmb.institution, url=everything.url)
-    inst.webhook_endpoint_create(
+    hooks.webhook_endpoint_create(institution=network.tmb.institution, url=everything.url)
+    hooks.webhook_endpoint_create(
         institution=network.tmb.institution, url=credited_only.url, event_types=["order.credited"]
     )
-    inst.webhook_endpoint_create(institution=network.partner.institution, url=everything.url)
+    hooks.webhook_endpoint_create(institution=network.partner.institution, url=everything.url)
 
     publish("order.submitted")
     publish("order.credited")
@@ -315,7 +314,7 @@ def test_endpoints_get_only_the_events_they_asked_for(network, receiver, publish
 @pytest.mark.django_db
 def test_a_burst_is_sent_by_one_batched_run(network, receiver, monkeypatch, committed):
     hook = receiver([200])
-    inst.webhook_endpoint_create(institution=network.tmb.institution, url=hook.url)
+    hooks.webhook_endpoint_create(institution=network.tmb.institution, url=hook.url)
     runs: list[int] = []
     real_send = tasks.webhook_deliveries_send
 
@@ -344,7 +343,7 @@ def test_a_burst_is_sent_by_one_batched_run(network, receiver, monkeypatch, comm
 @pytest.mark.django_db
 def test_replay_sends_the_same_message_again(network, receiver, publish, committed):
     hook = receiver([200])
-    inst.webhook_endpoint_create(institution=network.tmb.institution, url=hook.url)
+    hooks.webhook_endpoint_create(institution=network.tmb.institution, url=hook.url)
     (delivery,) = publish()
 
     with committed():
@@ -359,7 +358,7 @@ def test_replay_sends_the_same_message_again(network, receiver, publish, committ
 @pytest.mark.django_db
 def test_replay_refuses_a_disabled_endpoint(network, receiver, publish):
     hook = receiver([410])
-    inst.webhook_endpoint_create(institution=network.tmb.institution, url=hook.url)
+    hooks.webhook_endpoint_create(institution=network.tmb.institution, url=hook.url)
     (delivery,) = publish()
     with pytest.raises(hooks.WebhookEndpointUnavailable, match="410"):
         hooks.webhook_delivery_replay(delivery=delivery)
@@ -370,9 +369,9 @@ def test_admin_can_replay_but_not_edit_deliveries(
     network, receiver, admin_client, publish, committed
 ):
     hook = receiver([503, 200])
-    inst.webhook_endpoint_create(institution=network.tmb.institution, url=hook.url)
+    hooks.webhook_endpoint_create(institution=network.tmb.institution, url=hook.url)
     (delivery,) = publish()
-    url = "/admin/institutions/webhookdelivery/"
+    url = "/admin/webhooks/webhookdelivery/"
 
     page = admin_client.get(f"{url}{delivery.pk}/change/")
     assert page.status_code == 200 and delivery.message_id in page.content.decode()
@@ -406,7 +405,7 @@ def test_register_shows_the_secret_once_and_it_signs_deliveries(network):
     assert created["secret"].startswith("whsec_")
     assert created["event_types"] == [] and created["enabled"] is True
     endpoint = WebhookEndpoint.objects.get(pk=created["id"])
-    assert inst.webhook_endpoint_secret(endpoint=endpoint) == created["secret"]
+    assert hooks.webhook_endpoint_secret(endpoint=endpoint) == created["secret"]
     listed = network.tmb.client().get("/api/v1/webhook-endpoints").json()
     assert [e["id"] for e in listed["results"]] == [created["id"]]
     assert "secret" not in listed["results"][0]
@@ -547,7 +546,7 @@ def test_endpoint_api_needs_an_api_key(network, api_client):
 @pytest.mark.django_db
 def test_finished_deliveries_and_their_attempts_are_purged_after_ninety_days(network, settings):
     assert settings.WEBHOOK_DELIVERY_RETENTION_DAYS == 90
-    endpoint, _ = inst.webhook_endpoint_create(
+    endpoint, _ = hooks.webhook_endpoint_create(
         institution=network.tmb.institution, url="http://127.0.0.1:9/hooks"
     )
     now, day = timezone.now(), timedelta(days=1)
@@ -619,7 +618,7 @@ def test_a_real_worker_delivers_what_committed_transactions_publish(
         }
     }
     hook = receiver([200])
-    _, secret = inst.webhook_endpoint_create(institution=network.tmb.institution, url=hook.url)
+    _, secret = hooks.webhook_endpoint_create(institution=network.tmb.institution, url=hook.url)
     for batch in range(20):
         with transaction.atomic():
             for n in range(10):
