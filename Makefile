@@ -29,7 +29,8 @@ run: seed
 	@echo "  Web UI        http://127.0.0.1:$(PORT)/"
 	@echo "  Admin         http://127.0.0.1:$(PORT)/admin/      (operator / operator-demo-pass)"
 	@echo "  API docs      http://127.0.0.1:$(PORT)/api/v1/docs/"
-	@echo "  Checkpoint    http://127.0.0.1:$(PORT)/api/v1/ledger/checkpoint"
+	@echo "  Checkpoint    http://127.0.0.1:$(PORT)/api/v1/ledger/checkpoint?witnessed=2"
+	@echo "  Witnesses     http://127.0.0.1:$(PORT)/api/v1/ledger/witnesses"
 	@echo "  Readiness     http://127.0.0.1:$(PORT)/readyz"
 	@echo ""
 	@# honcho gives each process its own PORT; ours travel as HUB_PORT

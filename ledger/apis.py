@@ -11,11 +11,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import Conflict, DomainError, InvalidSignature
 from config.schema import raises
+from core.errors import Conflict, DomainError, InvalidSignature
 from institutions.idempotency import idempotent
 from ledger import serializers as s
+from ledger.models import Checkpoint
 from ledger.selectors import log as selectors
+from ledger.selectors import witnesses
 from ledger.services.log import InconsistentCheckpoint, cosignature_add
 
 
@@ -25,17 +27,31 @@ class CheckpointApi(APIView):
 
     @extend_schema(
         summary="Latest signed checkpoint (C2SP signed note) with witness cosignatures",
+        parameters=[s.CheckpointQuery],
         responses={(200, "text/plain"): str},
     )
-    @raises(selectors.LogEmpty)
+    @raises(selectors.LogEmpty, witnesses.NotWitnessed)
     def get(self, request: Request) -> HttpResponse:
-        checkpoint = selectors.checkpoint_latest()
-        if checkpoint is None:
-            raise selectors.LogEmpty()
+        query = s.CheckpointQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        checkpoint = _checkpoint(query.validated_data.get("witnessed"))
         return HttpResponse(
             selectors.checkpoint_note_with_cosignatures(checkpoint),
             content_type="text/plain; charset=utf-8",
         )
+
+
+def _checkpoint(witnessed: int | None) -> Checkpoint:
+    """The latest checkpoint, or with `witnessed` the latest cosigned by that many."""
+    if witnessed is None:
+        checkpoint = selectors.checkpoint_latest()
+        if checkpoint is None:
+            raise selectors.LogEmpty()
+        return checkpoint
+    checkpoint = witnesses.checkpoint_witnessed(min_witnesses=witnessed)
+    if checkpoint is None:
+        raise witnesses.NotWitnessed(f"no checkpoint is cosigned by {witnessed} witnesses yet")
+    return checkpoint
 
 
 class InclusionProofApi(APIView):
@@ -47,21 +63,29 @@ class InclusionProofApi(APIView):
         parameters=[s.InclusionQuery],
         responses=s.InclusionProofOut,
     )
-    @raises(selectors.BadProofRequest)
+    @raises(selectors.BadProofRequest, witnesses.NotWitnessed)
     def get(self, request: Request) -> Response:
         query = s.InclusionQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
+        witnessed = query.validated_data.get("witnessed")
+        checkpoint = None if witnessed is None else _checkpoint(witnessed)
         proof = selectors.inclusion_proof(
-            index=query.validated_data["index"], size=query.validated_data["tree_size"]
+            index=query.validated_data["index"],
+            size=query.validated_data["tree_size"] if checkpoint is None else checkpoint.tree_size,
         )
-        return Response(
-            {
-                "index": proof.index,
-                "tree_size": proof.tree_size,
-                "leaf_hash": s.b64(proof.leaf_hash),
-                "hashes": [s.b64(h) for h in proof.hashes],
-            }
-        )
+        answer = {
+            "index": proof.index,
+            "tree_size": proof.tree_size,
+            "leaf_hash": s.b64(proof.leaf_hash),
+            "hashes": [s.b64(h) for h in proof.hashes],
+        }
+        if checkpoint is not None:
+            answer["checkpoint"] = selectors.checkpoint_note_with_cosignatures(checkpoint)
+            answer["witnesses"] = [
+                {"institution": w.institution, "name": w.name, "timestamp": w.timestamp}
+                for w in witnesses.checkpoint_witnesses(checkpoint)
+            ]
+        return Response(answer)
 
 
 class ConsistencyProofApi(APIView):
@@ -142,4 +166,36 @@ class CosignatureApi(APIView):
         return Response(
             {"tree_size": cosignature.checkpoint.tree_size, "witness": request.user.code},
             status=201,
+        )
+
+
+class WitnessesApi(APIView):
+    """Public, like the checkpoint: what each witness last vouched for is what other witnesses
+    compare with their own view (gossip), and what anyone may check."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Witnesses: each one's latest cosigned checkpoint and how far behind it is",
+        responses=s.WitnessesOut,
+    )
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                "tree_size": selectors.tree_size(),
+                "witnesses": [
+                    {
+                        "institution": w.institution,
+                        "name": w.name,
+                        "cosigned_size": w.last_cosigned_size,
+                        "cosigned_at": w.last_cosigned_at,
+                        "lag_entries": w.lag_entries,
+                        "lag_seconds": round(w.lag_seconds),
+                        "alert": w.lag_alert_since is not None,
+                        "checkpoint": w.checkpoint,
+                    }
+                    for w in witnesses.witnesses_status()
+                ],
+            }
         )

@@ -19,3 +19,11 @@ def void_expired_pending_transfers() -> int:
     from ledger.services.money import pending_transfers_void_expired
 
     return pending_transfers_void_expired()
+
+
+@shared_task(acks_late=True)
+def check_witnesses() -> int:
+    """Raise or clear the witness lag alerts; returns how many witnesses are alerting."""
+    from ledger.services.witnesses import witnesses_lag_check
+
+    return sum(check.alerting for check in witnesses_lag_check())

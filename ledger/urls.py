@@ -8,4 +8,5 @@ urlpatterns = [
     path("proofs/consistency", apis.ConsistencyProofApi.as_view(), name="ledger-consistency"),
     path("entries", apis.EntriesApi.as_view(), name="ledger-entries"),
     path("cosignatures", apis.CosignatureApi.as_view(), name="ledger-cosignatures"),
+    path("witnesses", apis.WitnessesApi.as_view(), name="ledger-witnesses"),
 ]

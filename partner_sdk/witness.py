@@ -103,6 +103,7 @@ FLUSH_SECONDS = 2.0  # during a catch-up, progress is recorded at least this oft
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 60.0
 ALERT_REPEAT_SECONDS = 300.0
+GOSSIP_IDLE_SECONDS = 5.0  # with no new checkpoint, compare with the other witnesses this often
 COSIGNED_REMEMBERED = 64
 EXIT_OK, EXIT_USAGE, EXIT_ALERT = 0, 2, 3
 KEY_STATEMENTS = frozenset({"institution.joined", "key.rotated"})
@@ -373,6 +374,7 @@ class Witness:
         mirror_truncate(self.dir, self.state.progress.mirror_bytes)
         self._export_files()
         self._last_alert = 0.0
+        self._last_gossip = 0.0
 
     def _load(self, log_key: NoteVerifier | None) -> State:
         state = state_load(self.dir)
@@ -462,14 +464,17 @@ class Witness:
 
     def cycle(self) -> bool:
         """One round: post pending cosignatures, verify and cosign the latest checkpoint if it
-        is new, compare with the other witnesses. True if there was a new checkpoint."""
+        is new, compare with the other witnesses (each round with a new checkpoint, else every
+        GOSSIP_IDLE_SECONDS). True if there was a new checkpoint."""
         self._post_pending()
         seen = self._fetch_checkpoint()
         busy = seen is not None and seen.checkpoint.size > self.state.verified.size
         if busy:
             assert seen is not None
             self._advance(seen)
-        self._gossip()
+        if busy or time.monotonic() - self._last_gossip >= GOSSIP_IDLE_SECONDS:
+            self._gossip()
+            self._last_gossip = time.monotonic()
         self._post_pending()
         return busy
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 
 from core.errors import DomainError
@@ -32,14 +34,27 @@ def close_due_windows() -> int:
     return len(due)
 
 
-@shared_task(acks_late=True)
-def settle_window(window_id: int, settlement_rate: str | None = None, actor: str = "") -> str:
-    from settlement.services.windows import window_fail, window_settle
+# A window waiting for its parties' witness cosignatures is settled again this often, for
+# at most an hour; it then stays closed for the operator (the witnesses' lag is alerted).
+SETTLE_WITNESS_RETRY_SECONDS = 30
+SETTLE_WITNESS_RETRIES = 120
+
+
+@shared_task(bind=True, acks_late=True, max_retries=SETTLE_WITNESS_RETRIES)
+def settle_window(
+    self: Any, window_id: int, settlement_rate: str | None = None, actor: str = ""
+) -> str:
+    from settlement.services.windows import WindowNotWitnessed, window_fail, window_settle
 
     try:
         return window_settle(
             window_id=window_id, settlement_rate=settlement_rate, actor=actor or "operator"
         ).status
+    except WindowNotWitnessed as exc:
+        # not a failure: nothing moved, and the witnesses are expected within seconds
+        if self.request.retries >= SETTLE_WITNESS_RETRIES:
+            return "waiting_for_witnesses"
+        raise self.retry(countdown=SETTLE_WITNESS_RETRY_SECONDS, exc=exc) from None
     except DomainError as exc:
         window_fail(window_id=window_id, reason=f"{exc.code}: {exc.detail}")
         return "failed"

@@ -214,6 +214,13 @@ LEDGER_STATEMENT_MAX_SKEW_SECONDS = int(env("LEDGER_STATEMENT_MAX_SKEW_SECONDS",
 # The integrator task waits this long before reading the queue, so statements committed in
 # the meantime share its run (ledger/services/log.py ledger_integrate).
 LEDGER_INTEGRATE_COALESCE_SECONDS = float(env("LEDGER_INTEGRATE_COALESCE_SECONDS", "0.02") or 0)
+# A witness whose oldest uncovered checkpoint has waited longer than this raises an operator
+# alert (ledger/services/witnesses.py; beat checks every 30 s).
+LEDGER_WITNESS_LAG_ALERT_SECONDS = int(env("LEDGER_WITNESS_LAG_ALERT_SECONDS", "120") or 120)
+CELERY_BEAT_SCHEDULE["ledger-witnesses-lag-check"] = {
+    "task": "ledger.tasks.check_witnesses",
+    "schedule": timedelta(seconds=30),
+}
 # Public base URL of the hub, written into partner onboarding files.
 HUB_URL = env("HUB_URL", "http://127.0.0.1:8000")
 # Webhook URLs partners register must reach the public internet over https

@@ -1,4 +1,11 @@
-from ledger.models.log import Checkpoint, Cosignature, Entry, QueuedStatement, TreeNode
+from ledger.models.log import (
+    Checkpoint,
+    Cosignature,
+    Entry,
+    QueuedStatement,
+    TreeNode,
+    Witness,
+)
 from ledger.models.money import Account, AccountKind, Transfer, TransferKind
 
 __all__ = [
@@ -11,4 +18,5 @@ __all__ = [
     "Transfer",
     "TransferKind",
     "TreeNode",
+    "Witness",
 ]

@@ -116,3 +116,43 @@ class Cosignature(models.Model):
 
     def __str__(self) -> str:
         return f"cosignature by {self.institution_id} on {self.checkpoint_id}"
+
+
+class Witness(models.Model):
+    """A partner bank that witnesses the log: it keeps its own verified copy and cosigns
+    checkpoints (partner_sdk/witness.py). The hub expects its cosignatures and raises an alert
+    when it lags. Its latest cosigned checkpoint is kept here, moved forward by each
+    cosignature, so that lag is one read rather than an aggregate over every cosignature."""
+
+    institution = models.OneToOneField(
+        "institutions.Institution",
+        on_delete=models.PROTECT,
+        primary_key=True,
+        related_name="witness",
+    )
+    last_checkpoint = models.ForeignKey(
+        Checkpoint, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    last_cosigned_size = models.BigIntegerField(
+        null=True, blank=True, help_text="tree size of the latest checkpoint it cosigned"
+    )
+    last_cosigned_at = models.DateTimeField(null=True, blank=True)
+    lag_alert_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="set while it lags more than LEDGER_WITNESS_LAG_ALERT_SECONDS",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["institution_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(last_cosigned_size__isnull=True)
+                | models.Q(last_cosigned_size__gte=0),
+                name="witness_size_gte_0",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"witness {self.institution_id}"

@@ -14,6 +14,7 @@ from institutions.models import SigningKey
 from institutions.selectors import operator_get, signing_keys_all
 from ledger.models import Checkpoint, Entry, TreeNode
 from partner_sdk import merkle
+from partner_sdk.note import NoteVerifier
 
 
 class BadProofRequest(DomainError):
@@ -137,6 +138,19 @@ def entries_leaves(*, up_to: int) -> Iterator[bytes]:
         Entry.objects.filter(seq__lt=up_to).order_by("seq").values_list("leaf", flat=True)
     ).iterator(chunk_size=5000):
         yield bytes(leaf)
+
+
+def checkpoint_verifier() -> NoteVerifier:
+    """The operator's checkpoint key as a note verifier (`<name>+<hex id>+<base64>` is its
+    `vkey`): what a partner pins, e.g. a witness at its first start. The key of the latest
+    checkpoint, or the operator's active key before there is one."""
+    checkpoint = checkpoint_latest()
+    key = (
+        SigningKey.objects.get(key_id=checkpoint.key_id)
+        if checkpoint
+        else SigningKey.objects.get(institution=operator_get(), active=True)
+    )
+    return NoteVerifier(settings.LEDGER_ORIGIN, bytes(key.public_key))
 
 
 def export_keys() -> dict:

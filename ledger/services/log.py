@@ -23,13 +23,14 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core import events
 from core.db import objs_insert
 from core.errors import Conflict, DomainError, InvalidSignature
-from core import events
 from institutions.models import Institution, SigningKey
 from institutions.selectors import signing_key_active, signing_keys_lookup
 from institutions.services import signing_key_private
 from ledger.models import Checkpoint, Cosignature, Entry, QueuedStatement, TreeNode
+from ledger.services.witnesses import witness_cosigned
 from partner_sdk import merkle
 from partner_sdk.note import (
     Checkpoint as CheckpointBody,
@@ -437,10 +438,12 @@ def cosignature_add(
         if existing.signature_line != line.format():
             raise Conflict("this witness already cosigned that checkpoint differently")
         return existing
-    return Cosignature.objects.create(
+    cosignature = Cosignature.objects.create(
         checkpoint=published,
         institution=institution,
         key_id=key.key_id,
         timestamp=timestamp,
         signature_line=line.format(),
     )
+    witness_cosigned(institution=institution, checkpoint=published)
+    return cosignature

@@ -37,11 +37,13 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from core.errors import Conflict, DomainError
 from core import events
-from institutions.models import Corridor, Institution
+from core.errors import Conflict, DomainError
 from core.money import Money, minor_units
+from institutions.models import Corridor, Institution
 from ledger.models import Account
+from ledger.selectors.log import entry_for_statement
+from ledger.selectors.witnesses import checkpoint_cosigned_by_all
 from ledger.services import accounts
 from ledger.services.log import statement_issue
 from ledger.services.money import TransferSpec, transfers_create_or_raise
@@ -78,6 +80,10 @@ class InvalidSettlementRate(DomainError):
 
 class UnknownCorridor(DomainError):
     code, status, title = "unknown_corridor", 422, "No corridor for this order"
+
+
+class WindowNotWitnessed(Conflict):
+    code, title = "window_not_witnessed", "Waiting for the parties' witness cosignatures"
 
 
 # --- assignment: the `order.credited` hook --------------------------------------------------
@@ -432,6 +438,40 @@ def window_rate_set(*, window_id: int, rate: Decimal | str, source: str) -> Sett
     return window
 
 
+def _window_witnessed_check(window: SettlementWindow) -> None:
+    """No institution settles on a history it has not verified: the window's last entry (its
+    `settlement.window_closed` statement, sequenced after every credit in it) must be under a
+    checkpoint that every external party to the window cosigned as a witness — one
+    checkpoint, so they all verified the same tree. Hosted institutions are not asked: the
+    hub holds their keys, so their cosignature would be the hub's own. Raises
+    WindowNotWitnessed (nothing has moved; settle again once the witnesses have caught up)."""
+    parties = set(
+        Obligation.objects.filter(window=window).values_list("sending_institution_id", flat=True)
+    ) | set(
+        Obligation.objects.filter(window=window).values_list("receiving_institution_id", flat=True)
+    )
+    witnesses = dict(
+        Institution.objects.filter(pk__in=parties, hosted=False, is_operator=False).values_list(
+            "pk", "code"
+        )
+    )
+    if not witnesses:
+        return
+    closed = (
+        entry_for_statement(statement_ref=window.close_statement_ref)
+        if window.close_statement_ref is not None
+        else None
+    )
+    if closed is None:
+        raise WindowNotWitnessed(f"{window}: its close is not on the log yet")
+    if checkpoint_cosigned_by_all(after_seq=closed.seq, institution_ids=witnesses) is None:
+        codes = ", ".join(sorted(witnesses.values()))
+        raise WindowNotWitnessed(
+            f"{window}: no checkpoint past seq {closed.seq} (its close) is cosigned yet by "
+            f"every party ({codes})"
+        )
+
+
 def _tid(window: SettlementWindow, leg: str) -> uuid.UUID:
     return uuid.uuid5(SETTLEMENT_NAMESPACE, f"window:{window.pk}:{leg}")
 
@@ -452,6 +492,7 @@ def window_settle(
         return window
     if window.status != W.CLOSED:
         raise WindowStateError(f"{window} is {window.status}; only a closed window settles")
+    _window_witnessed_check(window)
     if settlement_rate is not None:
         window.settlement_rate = _rate(settlement_rate)
         window.rate_source = rate_source[:64]

@@ -14,6 +14,7 @@ from settlement.models import SettlementWindow
 from settlement.services import windows
 from settlement.services.liquidity import liquidity_limit_set
 from tests.conftest import requires_postgres
+from tests.ledger.helpers import witnesses_catch_up
 
 from .test_orders_api import answer, quote, submit
 
@@ -53,6 +54,7 @@ def test_cap_breach_holds_then_settlement_releases_and_settles(
     window = SettlementWindow.objects.get(status="open")
     with django_capture_on_commit_callbacks(execute=True):
         windows.window_close(window_id=window.pk)
+        witnesses_catch_up(corridor.network)  # settling waits for both banks' cosignatures
         windows.window_settle(window_id=window.pk, settlement_rate="63.5")
         windows.window_orders_mark_settled(window_id=window.pk)
     assert RemittanceOrder.objects.get(pk=first).status == "settled"

@@ -14,6 +14,7 @@ from django.utils import timezone
 from institutions import services as inst
 from institutions.models import Corridor, Institution
 from ledger.services.log import ledger_integrate
+from tests.conftest import Member
 from tests.remittance.conftest import corridor, fund, signed, wallet_customer
 from tests.remittance.test_orders_api import answer, quote, submit
 
@@ -78,7 +79,10 @@ def second_receiver(network) -> Institution:
     new = inst.institution_create(
         code="HBL-PK", name="HBL", country="PK", currency="PKR", is_receiving=True
     )
-    return new.signing_key.institution
+    institution = new.signing_key.institution
+    # an external bank keeps its own key: it witnesses the log like the others
+    network.members["HBL-PK"] = Member(institution, new.private_key, new.signing_key.key_id)
+    return institution
 
 
 def integrate() -> None:

@@ -12,6 +12,7 @@ from ledger.services.log import ledger_integrate, statement_issue
 from settlement.models import Break, LiquidityLimit, SettlementWindow
 from settlement.services import windows
 from settlement.services.reconciliation import reconcile_entries
+from tests.ledger.helpers import witnesses_catch_up
 
 from .conftest import credited_order
 
@@ -36,6 +37,7 @@ def test_window_pages_close_settle_and_export(ops, corridor):
     window.refresh_from_db()
     assert window.status == "closing"  # the worker closes it (after commit)
     windows.window_close(window_id=window.pk)
+    witnesses_catch_up(corridor.network)  # settling waits for both banks' cosignatures
     report = ops.get(f"/admin/settlement/settlementwindow/{window.pk}/report/")
     assert b"PARTNER-MY" in report.content and b"-1000.00 MYR" in report.content
     assert ops.get(f"/admin/settlement/settlementwindow/{window.pk}/report/?format=csv")[

@@ -13,6 +13,7 @@ import pytest
 from settlement.models import Break, NetPosition, SettlementWindow
 from settlement.services import instructions, windows
 from settlement.services.statements import CAMT053_NS, InvalidStatementFile, statement_import
+from tests.ledger.helpers import witnesses_catch_up
 
 from .conftest import credited_order
 
@@ -23,7 +24,9 @@ def closed_window(corridor) -> SettlementWindow:
     credited_order(corridor, "1000.00", payout_reference="EP-A")
     credited_order(corridor, "10.01", payout_reference="EP-B")
     window = SettlementWindow.objects.get(status="open")
-    return windows.window_close(window_id=window.pk)
+    closed = windows.window_close(window_id=window.pk)
+    witnesses_catch_up(corridor.network)  # settling waits for both banks' cosignatures
+    return closed
 
 
 def test_pacs008_export_validates_against_the_official_xsd(corridor):

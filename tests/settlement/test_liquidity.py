@@ -32,6 +32,7 @@ from settlement.services.liquidity import (
     liquidity_used_minor,
 )
 from tests.kyc.conftest import BENEFICIARY
+from tests.ledger.helpers import witnesses_catch_up
 from tests.remittance.test_orders_api import quote, submit
 from webhooks.models import WebhookDelivery
 from webhooks.services import webhook_endpoint_register
@@ -45,9 +46,10 @@ def myr(amount: str) -> Money:
     return Money.parse(amount, "MYR")
 
 
-def settle_current(rate: str = "63.5") -> None:
+def settle_current(corridor, rate: str = "63.5") -> None:
     window = SettlementWindow.objects.get(status__in=("open", "closing"))
     windows.window_close(window_id=window.pk)
+    witnesses_catch_up(corridor.network)  # settling waits for both banks' cosignatures
     windows.window_settle(window_id=window.pk, settlement_rate=rate)
 
 
@@ -151,7 +153,7 @@ def test_used_is_the_unsettled_position_from_the_ledger(corridor):
     partner = corridor.network.partner.institution
     credited_order(corridor, "1000.00")
     assert liquidity_used_minor(institution=partner, currency="MYR") == 100_000  # fee moved out
-    settle_current()
+    settle_current(corridor)
     assert liquidity_used_minor(institution=partner, currency="MYR") == 0
 
 
@@ -178,7 +180,7 @@ def test_net_debit_cap_breach_holds_then_settlement_releases(
     restored = []
     events.subscribe("liquidity.restored", lambda **kw: restored.append(kw))
     with django_capture_on_commit_callbacks(execute=True):
-        settle_current()
+        settle_current(corridor)
     assert [(r["institution"].code, r["currency"]) for r in restored][-1:] == [
         ("PARTNER-MY", "MYR")
     ]
@@ -199,7 +201,7 @@ def test_prefunded_is_consumed_by_settlement_and_restored_by_a_top_up(corridor):
     partner = corridor.network.partner.institution
     liquidity_limit_set(institution=partner, amount=myr("2000.00"), mode=LiquidityMode.PREFUNDED)
     credited_order(corridor, "1000.00")
-    settle_current()
+    settle_current(corridor)
     limit = LiquidityLimit.objects.get(institution=partner)
     assert limit.amount_minor == 100_000  # 2,000.00 − 1,000.00 paid in
     assert not liquidity_check(sending_institution=partner, amount=myr("1500.00")).allowed

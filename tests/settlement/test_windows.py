@@ -25,6 +25,7 @@ from settlement.models import (
 )
 from settlement.services import windows
 from settlement.services.windows import window_totals_check
+from tests.ledger.helpers import witnesses_catch_up
 
 from .conftest import FakeOrder, credited_order
 
@@ -97,6 +98,7 @@ def test_netting_across_several_institutions_sums_to_zero_per_currency(
         expected_receive[receiver.code] += receive
     window = current()
     windows.window_close(window_id=window.pk)
+    witnesses_catch_up(network)  # settling waits for the banks' cosignatures
 
     assert window_totals_check(window_id=window.pk) == {"MYR": 0, "PKR": 0}
     nets = {
@@ -131,6 +133,7 @@ def test_fx_pnl_equals_customer_vs_settlement_rate_difference_to_the_minor_unit(
     ids = [credited_order(corridor, a) for a in amounts]
     window = current()
     windows.window_close(window_id=window.pk)
+    witnesses_catch_up(corridor.network)  # settling waits for the banks' cosignatures
     settlement_rate = Decimal("63.4871")
     settled = windows.window_settle(window_id=window.pk, settlement_rate=settlement_rate)
 
@@ -158,6 +161,7 @@ def test_settlement_is_a_signed_statement_listing_net_obligations(corridor):
     credited_order(corridor, "1000.00")
     window = current()
     windows.window_close(window_id=window.pk)
+    witnesses_catch_up(corridor.network)  # settling waits for the banks' cosignatures
     settled_events = []
 
     def listener(**payload):
@@ -200,6 +204,7 @@ def test_settle_refuses_an_open_window_and_a_bad_rate(corridor):
     with pytest.raises(windows.WindowStateError):
         windows.window_settle(window_id=window.pk, settlement_rate="63.5")
     windows.window_close(window_id=window.pk)
+    witnesses_catch_up(corridor.network)  # settling waits for the banks' cosignatures
     for rate in ("0", "-1", "abc", "1.00000000001"):
         with pytest.raises(windows.InvalidSettlementRate):
             windows.window_settle(window_id=window.pk, settlement_rate=rate)
@@ -216,6 +221,7 @@ def test_failed_settlement_records_the_reason_and_can_be_retried(corridor, monke
     credited_order(corridor, "100.00")
     window = current()
     windows.window_close(window_id=window.pk)
+    witnesses_catch_up(corridor.network)  # settling waits for the banks' cosignatures
 
     def refuse(**kwargs):
         from ledger.services.money import TransferRefused, TransferResult
@@ -294,3 +300,72 @@ def test_a_batch_of_credits_joins_the_window_once_each_with_exact_totals(
         for n, value in enumerate((1, o.send_minor, o.fee_minor, o.receive_minor)):
             pair[n] += value
     assert by_pair == expected
+
+
+# --- settlement waits for the parties' witnesses ---------------------------------------------
+
+
+def _cosign(member) -> None:
+    import time
+
+    from ledger.selectors.log import checkpoint_latest
+    from ledger.services.log import cosignature_add
+    from partner_sdk.note import cosign
+
+    checkpoint = checkpoint_latest()
+    line = cosign(
+        checkpoint.body,
+        name=member.code,
+        private_key=member.private_key,
+        timestamp=int(time.time()),
+    )
+    cosignature_add(
+        institution=member.institution, checkpoint_text=checkpoint.body, cosignature_line=line
+    )
+
+
+def test_settlement_waits_until_every_party_cosigned_one_checkpoint_past_the_close(corridor):
+    network = corridor.network
+    credited_order(corridor, "1000.00")
+    window = current()
+    windows.window_close(window_id=window.pk)
+
+    def refused(match: str) -> None:
+        with pytest.raises(windows.WindowNotWitnessed, match=match) as caught:
+            windows.window_settle(window_id=window.pk, settlement_rate="63.5")
+        assert caught.value.code == "window_not_witnessed" and caught.value.status == 409
+        window.refresh_from_db()
+        assert window.status == WindowStatus.CLOSED  # nothing moved, nothing failed
+        assert not Transfer.objects.filter(reference=f"window:{window.pk}").exists()
+
+    refused("its close is not on the log yet")
+    ledger_integrate()
+    refused(r"PARTNER-MY, TMB-PK")  # on the log, but nobody has verified it
+    _cosign(network.tmb)
+    refused("every party")  # one of the two banks
+    from ledger.services.log import statement_issue
+
+    statement_issue(institution="HUB", kind="test.note", body={"n": 1})
+    ledger_integrate()
+    _cosign(network.partner)
+    refused("every party")  # both, but not the same checkpoint: not the same tree verified
+    _cosign(network.tmb)
+    settled = windows.window_settle(window_id=window.pk, settlement_rate="63.5")
+    assert settled.status == WindowStatus.SETTLED
+
+
+def test_the_settle_task_defers_a_window_waiting_for_witnesses(corridor, monkeypatch):
+    from settlement import tasks
+
+    credited_order(corridor, "100.00")
+    window = current()
+    windows.window_close(window_id=window.pk)
+    monkeypatch.setattr(tasks, "SETTLE_WITNESS_RETRIES", 2)
+    # eager retries run at once (no countdown) and must not raise out of the test
+    monkeypatch.setitem(tasks.settle_window.app.conf, "task_eager_propagates", False)
+    result = tasks.settle_window.apply(args=(window.pk, "63.5"))
+    assert result.get() == "waiting_for_witnesses"
+    window.refresh_from_db()
+    assert window.status == WindowStatus.CLOSED and window.failure_reason == ""
+    witnesses_catch_up(corridor.network)
+    assert tasks.settle_window.apply(args=(window.pk, "63.5")).get() == "settled"

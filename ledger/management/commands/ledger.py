@@ -1,4 +1,4 @@
-"""`manage.py ledger export|verify|replay|integrate` — the operator's tools for the log."""
+"""`manage.py ledger export|verify|replay|integrate|status` — the operator's tools for the log."""
 
 from __future__ import annotations
 
@@ -6,10 +6,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ledger.integrity import log_verify
-from ledger.selectors.log import checkpoint_latest, entries_leaves, export_keys
+from ledger.models import QueuedStatement
+from ledger.selectors.log import (
+    checkpoint_latest,
+    checkpoint_note_with_cosignatures,
+    entries_leaves,
+    export_keys,
+)
+from ledger.selectors.witnesses import checkpoint_witnessed, witnesses_status
 from ledger.services.log import ledger_integrate
 from partner_sdk.verify import VerificationError
 
@@ -21,6 +29,16 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         export = sub.add_parser("export", help="write entries.jsonl, checkpoint.txt, keys.json")
         export.add_argument("--out", required=True, type=Path)
+        export.add_argument(
+            "--witnessed",
+            type=int,
+            default=0,
+            help="export up to the latest checkpoint cosigned by at least this many witnesses",
+        )
+        status = sub.add_parser("status", help="the log's head and each witness's lag")
+        status.add_argument(
+            "--check", action="store_true", help="exit 2 if a witness lag alert stands"
+        )
         sub.add_parser("verify", help="recompute the tree and check every signature")
         sub.add_parser("replay", help="rebuild every balance from the log and compare")
         sub.add_parser("integrate", help="sequence queued statements now")
@@ -28,17 +46,22 @@ class Command(BaseCommand):
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         getattr(self, f"_{action}")(**options)
 
-    def _export(self, *, out: Path, **_: Any) -> None:
-        checkpoint = checkpoint_latest()
+    def _export(self, *, out: Path, witnessed: int = 0, **_: Any) -> None:
+        checkpoint = checkpoint_witnessed(min_witnesses=witnessed)
         if checkpoint is None:
-            raise CommandError("the log has no checkpoint yet")
+            raise CommandError(
+                f"no checkpoint cosigned by {witnessed} witnesses yet"
+                if witnessed
+                else "the log has no checkpoint yet"
+            )
         out.mkdir(parents=True, exist_ok=True)
         count = 0
         with (out / "entries.jsonl").open("wb") as fh:
             for leaf in entries_leaves(up_to=checkpoint.tree_size):
                 fh.write(leaf + b"\n")
                 count += 1
-        (out / "checkpoint.txt").write_text(checkpoint.note, encoding="utf-8")
+        note = checkpoint_note_with_cosignatures(checkpoint) if witnessed else checkpoint.note
+        (out / "checkpoint.txt").write_text(note, encoding="utf-8")
         (out / "keys.json").write_text(json.dumps(export_keys(), indent=2) + "\n")
         self.stdout.write(
             f"exported {count} entries and checkpoint {checkpoint.tree_size} to {out}"
@@ -68,3 +91,37 @@ class Command(BaseCommand):
 
     def _integrate(self, **_: Any) -> None:
         self.stdout.write(f"integrated {ledger_integrate()} statement(s)")
+
+    def _status(self, *, check: bool = False, **_: Any) -> None:
+        latest = checkpoint_latest()
+        if latest is None:
+            self.stdout.write("log: empty")
+        else:
+            at = f"{latest.created_at:%Y-%m-%d %H:%M:%S}Z"
+            queued = QueuedStatement.objects.count()
+            self.stdout.write(
+                f"log: size {latest.tree_size}, checkpoint at {at}, {queued} statement(s) queued"
+            )
+        for witnessed in (1, 2):
+            found = checkpoint_witnessed(min_witnesses=witnessed)
+            size = "none" if found is None else f"size {found.tree_size}"
+            self.stdout.write(f"latest checkpoint cosigned by {witnessed}+ witnesses: {size}")
+        threshold = settings.LEDGER_WITNESS_LAG_ALERT_SECONDS
+        alerting = 0
+        self.stdout.write(
+            f"{'witness':<14} {'cosigned size':>13} {'lag entries':>11} {'lag s':>7}  "
+            f"last cosigned (alert after {threshold} s)"
+        )
+        for w in witnesses_status():
+            cosigned = "-" if w.last_cosigned_size is None else str(w.last_cosigned_size)
+            at = "never" if w.last_cosigned_at is None else f"{w.last_cosigned_at:%H:%M:%S}Z"
+            alert = ""
+            if w.lag_alert_since is not None:
+                alerting += 1
+                alert = f"  ALERT since {w.lag_alert_since:%Y-%m-%d %H:%M:%S}Z"
+            self.stdout.write(
+                f"{w.institution:<14} {cosigned:>13} {w.lag_entries:>11} "
+                f"{w.lag_seconds:>7.0f}  {at}{alert}"
+            )
+        if check and alerting:
+            raise SystemExit(2)

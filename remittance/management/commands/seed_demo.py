@@ -3,7 +3,9 @@ its prefunding and liquidity limit), an external receiving bank, the MY→PK cor
 logins. Safe to run again.
 
 For each external institution writes var/demo/<CODE>.json — what a partner bank is handed at
-onboarding: {"institution", "hub_url", "api_key", "signing_key", "key_id", "webhook_secret"}.
+onboarding: {"institution", "hub_url", "api_key", "signing_key", "key_id", "webhook_secret",
+"kyc_private_key", "log_key"} — and registers it as a witness of the log (`log_key` is the
+operator's checkpoint key its witness pins).
 """
 
 from __future__ import annotations
@@ -94,6 +96,7 @@ class Command(BaseCommand):
         self._wallet_users()
         integrated = ledger_integrate()
         self.stdout.write(f"ledger: {integrated} statement(s) integrated")
+        self._witnesses(demo_dir)
         self.stdout.write(self.style.SUCCESS("demo network ready"))
 
     def _institution(self, spec: dict[str, Any], demo_dir: Path) -> None:
@@ -222,6 +225,28 @@ class Command(BaseCommand):
                 continue
             wallet_user_create(username=username, password=f"{username}-demo-pass")
             self.stdout.write(f"wallet user {username} / {username}-demo-pass (RM 2,000.00)")
+
+    def _witnesses(self, demo_dir: Path) -> None:
+        """The external banks witness the log (partner_sdk/witness.py): the hub expects their
+        cosignatures, and their onboarding files carry the operator's checkpoint key for them
+        to pin (`log_key`)."""
+        from ledger.selectors.log import checkpoint_verifier
+        from ledger.services.witnesses import witness_register
+
+        vkey = checkpoint_verifier().vkey
+        for spec in INSTITUTIONS:
+            if spec["hosted"]:
+                continue
+            witness_register(institution=Institution.objects.get(code=spec["code"]))
+            path = demo_dir / f"{spec['code']}.json"
+            payload = json.loads(path.read_text())
+            if payload.get("log_key") != vkey:
+                payload["log_key"] = vkey
+                path.write_text(json.dumps(payload, indent=2) + "\n")
+                path.chmod(0o600)
+        self.stdout.write(
+            f"witnesses: {', '.join(s['code'] for s in INSTITUTIONS if not s['hosted'])}"
+        )
 
     @staticmethod
     def _file_valid(path: Path) -> bool:
