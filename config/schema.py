@@ -7,7 +7,7 @@ client (or a fuzzer checking the API against its schema) knows every answer it m
 Two sources, merged per status:
 
 - what the operation *is*, derived here once for every view: authenticated → 401; has a JSON
-  body → 400 `validation_error`/`malformed_request`, 415; has query parameters → 400
+  body → 400 `validation_error`/`malformed_request`, 413, 415; has query parameters → 400
   `validation_error`; has a path id → 404; an idempotent POST (institutions/idempotency.py)
   → the `Idempotency-Key` header, 400 `idempotency_key_required`, 409
   `idempotency_key_reused`/`request_in_progress`; authenticated → 429 `throttled`; any
@@ -68,6 +68,7 @@ IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
 VALIDATION = (400, "validation_error", "a field is wrong; `errors` names each field and rule")
 MALFORMED = (400, "malformed_request", "the body is not JSON (or nested too deep)")
 UNSUPPORTED_MEDIA_TYPE = (415, "unsupported_media_type", "send Content-Type: application/json")
+TOO_LARGE = (413, "payload_too_large", "the body is larger than the upload limit (2.5 MB)")
 NOT_FOUND = (404, "not_found", "no such resource for you")
 NOT_AUTHENTICATED = (401, "not_authenticated", "no API key")
 AUTHENTICATION_FAILED = (401, "authentication_failed", "unknown or revoked API key")
@@ -177,7 +178,7 @@ class ProblemAutoSchema(AutoSchema):
             if {} not in operation.get("security", [{}]):
                 yield NOT_AUTHENTICATED
         if "requestBody" in operation:
-            yield from (VALIDATION, MALFORMED, UNSUPPORTED_MEDIA_TYPE)
+            yield from (VALIDATION, MALFORMED, TOO_LARGE, UNSUPPORTED_MEDIA_TYPE)
         parameters = operation.get("parameters", [])
         if any(p["in"] == "query" for p in parameters):
             yield VALIDATION

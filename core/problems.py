@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -106,6 +106,8 @@ def handler500(request: HttpRequest) -> JsonResponse:
 
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    if isinstance(exception, RequestDataTooBig):  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+        return _plain_problem(413, "payload_too_large", "Request body too large")
     return _plain_problem(400, "bad_request", "Bad request")
 
 

@@ -93,9 +93,11 @@ def webhook_url_check(url: str, *, allow_private: bool | None = None, resolve: b
     if not host:
         raise WebhookUrlRefused("the webhook URL has no host", rule="host")
     try:
-        port = parts.port or _DEFAULT_PORTS[scheme]
+        port = parts.port if parts.port is not None else _DEFAULT_PORTS[scheme]
     except ValueError:
-        raise WebhookUrlRefused("the webhook URL's port is not valid", rule="port") from None
+        port = 0
+    if not 0 < port < 65536:
+        raise WebhookUrlRefused("the webhook URL's port is not valid", rule="port")
     if resolve:
         webhook_host_addresses(host, port, allow_private=allow_private)
 

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import DomainError, NotFound
-from core.money import Money, minor_units
+from core.money import Money, MoneyError, minor_units
 from institutions.models import Corridor, Institution
 from remittance.errors import AmountOutOfRange, UnsupportedPayoutMethod
 from remittance.models import CorridorPricing, Customer, Quote
@@ -85,11 +85,14 @@ def quote_create(
             f"{corridor_code} pays out by {', '.join(pricing.payout_methods)}"
         )
     fx = fx_rate_current(base=corridor.source_currency_id, quote=corridor.destination_currency_id)
-    send, fee, receive, rate = price(
-        pricing=pricing, mid=fx.rate, send=send_amount, receive=receive_amount
-    )
-    low = Money.from_minor(pricing.min_send_minor, send.currency)
-    high = Money.from_minor(pricing.max_send_minor, send.currency)
+    low = Money.from_minor(pricing.min_send_minor, corridor.source_currency_id)
+    high = Money.from_minor(pricing.max_send_minor, corridor.source_currency_id)
+    try:
+        send, fee, receive, rate = price(
+            pricing=pricing, mid=fx.rate, send=send_amount, receive=receive_amount
+        )
+    except MoneyError:  # an amount so large its conversion is past any money we hold
+        raise AmountOutOfRange(f"send amount must be between {low} and {high}") from None
     if send < low or high < send:
         raise AmountOutOfRange(f"send amount must be between {low} and {high}")
     if receive.minor <= 0:

@@ -330,3 +330,40 @@ def test_json_nested_a_thousand_levels_is_a_400_problem(corridor, where):
     assert response.status_code == 400, response.content
     assert response.json()["code"] == "malformed_request"
     assert not RemittanceOrder.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "amount",
+    [
+        {"send_amount": {"amount": "16000000000000.00", "currency": "MYR"}},
+        {"send_amount": {"amount": "999999999999999.99", "currency": "MYR"}},
+        {"receive_amount": {"amount": "999999999999999.99", "currency": "PKR"}},
+    ],
+)
+def test_a_huge_amount_is_out_of_range_not_a_500(corridor, amount):
+    response = post(
+        corridor.network.partner, "/api/v1/quotes", {"payout_method": "mobile_wallet", **amount}
+    )
+    assert response.status_code == 422, response.content
+    assert response.json()["code"] == "amount_out_of_range"
+
+
+def test_a_body_over_the_upload_limit_is_a_413_problem(corridor, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    body = json.dumps({"payout_method": "mobile_wallet", "pad": "x" * 20_000})
+    response = corridor.network.partner.client().post(
+        "/api/v1/quotes",
+        body,
+        content_type="application/json",
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert response.status_code == 413, response.content
+    assert response.json()["code"] == "payload_too_large"
+
+
+def test_a_webhook_url_with_port_zero_is_refused(corridor):
+    response = post(
+        corridor.network.tmb, "/api/v1/webhook-endpoints", {"url": "https://1.1.1.1:0/hooks"}
+    )
+    assert response.status_code == 422, response.content
+    assert response.json()["rule"] == "port"
