@@ -66,6 +66,12 @@ class Keyring:
         ct = AESGCM(self.keys[self.current_kid]).encrypt(nonce, plaintext, aad)
         return WRAP_MAGIC + bytes([len(kid)]) + kid + nonce + ct
 
+    def rewrap(self, blob: bytes, *, aad: bytes) -> bytes | None:
+        """`blob` wrapped again under the current KEK, or None when it already is."""
+        if self.kid_of(bytes(blob)) == self.current_kid:
+            return None
+        return self.wrap(self.unwrap(blob, aad=aad), aad=aad)
+
     def unwrap(self, blob: bytes, *, aad: bytes) -> bytes:
         blob = bytes(blob)
         if not blob.startswith(WRAP_MAGIC) or len(blob) < 4:

@@ -88,6 +88,20 @@ def webhook_endpoint_secret(*, endpoint: WebhookEndpoint) -> str:
     return keyring().unwrap(bytes(endpoint.wrapped_secret), aad=_webhook_aad(endpoint.pk)).decode()
 
 
+@transaction.atomic
+def webhook_secrets_rewrap() -> int:
+    """Re-wrap every endpoint's signing secret under the current KEK (KEK rotation,
+    docs/operations.md); returns how many changed."""
+    ring = keyring()
+    changed = 0
+    for endpoint in WebhookEndpoint.objects.select_for_update().exclude(wrapped_secret=b""):
+        blob = ring.rewrap(bytes(endpoint.wrapped_secret), aad=_webhook_aad(endpoint.pk))
+        if blob is not None:
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(wrapped_secret=blob)
+            changed += 1
+    return changed
+
+
 def webhook_endpoint_disable(*, endpoint: WebhookEndpoint, reason: str) -> None:
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(enabled=False, disabled_reason=reason)
 
