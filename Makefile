@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate seed lint fmt typecheck bench fuzz clean ci
+.PHONY: run test install migrate seed lint fmt typecheck bench fuzz clean ci browser-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,7 +47,21 @@ fmt: install
 typecheck: install
 	$(VENV)/bin/mypy config institutions ledger kyc settlement remittance partner_sdk
 
-test: install
+# What the browser tests need besides Python packages: axe-core from the npm registry (into
+# var/vendor/, never committed) and Debian's Chromium (.ci/run installs it; locally the browser
+# tests say "needs Chromium" and are skipped when it is missing).
+AXE_VERSION := 4.14.1
+browser-deps:
+	@if [ ! -s var/vendor/axe.min.js ]; then \
+	  if command -v npm >/dev/null; then \
+	    mkdir -p var/vendor && tmp=$$(mktemp -d) && \
+	    (cd $$tmp && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null && tar xzf axe-core-*.tgz) && \
+	    cp $$tmp/package/axe.min.js var/vendor/axe.min.js && rm -rf $$tmp; \
+	  else echo "npm not found: the browser tests will fail their accessibility checks" >&2; fi; \
+	fi
+	@test -x "$${CHROMIUM:-/usr/bin/chromium}" || echo "NOTE: no Chromium at $${CHROMIUM:-/usr/bin/chromium}: browser tests will be SKIPPED (apt-get install chromium)"
+
+test: install browser-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run -v 1

@@ -176,3 +176,42 @@ def real_celery(settings):
     celery_app.conf.task_always_eager = False
     yield celery_app
     celery_app.conf.task_always_eager = True
+
+
+# --- required capabilities: a skip that CI must not accept --------------------------------------
+# `.ci/run` sets REMIT_REQUIRE (e.g. "PostgreSQL,Redis,Chromium"): a test skipped for lack of one
+# of those ("needs PostgreSQL …", "needs Redis", "needs Chromium …") fails the run instead of
+# passing quietly. Locally nothing is required and the summary says what was skipped and why.
+
+_required_skips: list[str] = []
+
+
+def _required() -> list[str]:
+    import os
+
+    return [c.strip() for c in os.environ.get("REMIT_REQUIRE", "").split(",") if c.strip()]
+
+
+def pytest_runtest_logreport(report):  # type: ignore[no-untyped-def]
+    if not report.skipped:
+        return
+    reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
+    if any(
+        reason.startswith(f"Skipped: needs {need}") or f"needs {need}" in reason
+        for need in _required()
+    ):
+        _required_skips.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_sessionfinish(session, exitstatus):  # type: ignore[no-untyped-def]
+    if _required_skips:
+        import sys
+
+        sys.stderr.write(
+            "\nREQUIRED TESTS WERE SKIPPED (REMIT_REQUIRE="
+            + ",".join(_required())
+            + "):\n"
+            + "\n".join(f"  {line}" for line in _required_skips)
+            + "\n"
+        )
+        session.exitstatus = 1
