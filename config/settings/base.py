@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "kyc",
     "settlement",
     "remittance",
+    "wallet",
 ]
 
 MIDDLEWARE = [

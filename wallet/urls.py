@@ -1,6 +1,6 @@
 from django.urls import path
 
-from remittance import views
+from wallet import views
 
 urlpatterns = [
     path("", views.wallet_home, name="wallet"),
