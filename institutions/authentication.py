@@ -2,7 +2,7 @@
 
 `request.user` is the Institution; `request.auth` is the ApiCredential. A client address that
 keeps presenting bad keys is answered 429 before its next key is looked up
-(config/throttling.py, `API_AUTH_FAILURE_RATE`)."""
+(core/throttling.py, `API_AUTH_FAILURE_RATE`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from rest_framework import authentication, exceptions
 
-from config.throttling import auth_failure_record, auth_failures_check
+from core.throttling import auth_failure_record, auth_failures_check
 from institutions.services import api_credential_authenticate
 
 

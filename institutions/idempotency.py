@@ -26,8 +26,6 @@ still cannot move twice, for the reason above (an order's own id answers the sto
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,8 +35,6 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
-from rest_framework.request import Request
-from rest_framework.response import Response
 
 from core.errors import Conflict, DomainError
 from core.retention import retention_cutoff, rows_purge
@@ -79,24 +75,7 @@ class IdempotencyRecord(models.Model):
         return f"{self.actor} {self.key}"
 
 
-def _actor(request: Request) -> str:
-    user = request.user
-    code = getattr(user, "code", None)
-    if code:
-        return f"institution:{code}"
-    return f"user:{getattr(user, 'pk', 'anonymous')}"
-
-
-def _request_hash(request: Request) -> str:
-    try:
-        body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), default=str)
-    except (TypeError, ValueError):
-        body = repr(request.data)
-    material = f"{request.method}\n{request.path}\n{body}".encode()
-    return hashlib.sha256(material).hexdigest()
-
-
-def _claim(actor: str, key: str, request_hash: str) -> IdempotencyRecord | Response:
+def claim_or_replay(actor: str, key: str, request_hash: str) -> IdempotencyRecord | Replay:
     """Insert the in-flight row, or answer from the existing one."""
     claimed = _insert_claim(actor, key, request_hash)
     if claimed is not None:
@@ -118,7 +97,7 @@ def _claim(actor: str, key: str, request_hash: str) -> IdempotencyRecord | Respo
         if timezone.now() - existing.created_at < STALE_AFTER:
             raise RequestInProgress("Retry after the first request has finished.")
         return _take_over(existing)
-    return Replay(existing.response_status or 200, existing.response_body).response()
+    return Replay(existing.response_status or 200, existing.response_body)
 
 
 def _insert_claim(actor: str, key: str, request_hash: str) -> IdempotencyRecord | None:
@@ -163,42 +142,7 @@ def _take_over(stale: IdempotencyRecord) -> IdempotencyRecord:
     return stale
 
 
-def _key(request: Request) -> str:
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if not key:
-        raise IdempotencyKeyRequired("Send a unique Idempotency-Key header with every POST.")
-    if len(key) > MAX_KEY_LENGTH:
-        raise IdempotencyKeyRequired(f"Idempotency-Key is longer than {MAX_KEY_LENGTH}.")
-    return key
-
-
-def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
-    """Decorate an APIView's `post`. Requires the header; replays completed responses."""
-
-    @functools.wraps(view_method)
-    def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
-        key = _key(request)
-        claimed = _claim(_actor(request), key, _request_hash(request))
-        if isinstance(claimed, Response):
-            return claimed
-        try:
-            response = view_method(self, request, *args, **kwargs)
-        except DomainError as exc:
-            _complete(claimed, *problem_body(exc))
-            raise
-        except BaseException:
-            claimed.delete()
-            raise
-        if response.status_code >= 500:
-            claimed.delete()
-        else:
-            _complete(claimed, response.status_code, response.data)
-        return response
-
-    return wrapper
-
-
-def _complete(record: IdempotencyRecord, status: int, body: Any) -> None:
+def record_complete(record: IdempotencyRecord, status: int, body: Any) -> None:
     stored = json.dumps(body, default=str)
     table = IdempotencyRecord._meta.db_table
     cast = "::jsonb" if connection.vendor == "postgresql" else ""
@@ -227,25 +171,11 @@ class Claim:
 
 @dataclass(frozen=True)
 class Replay:
-    """The response an earlier request with the same key and body got."""
+    """The answer an earlier request with the same key and body got, as stored: what the API
+    sends again (`institutions.idempotency_api.replay_response`)."""
 
     status: int
     body: Any
-
-    def response(self) -> Response:
-        response = Response(self.body, status=self.status)
-        response["Idempotent-Replayed"] = "true"
-        if self.status >= 400:
-            response.content_type = "application/problem+json"
-        return response
-
-
-def problem_body(exc: DomainError) -> tuple[int, dict[str, Any]]:
-    from core.problems import problem
-
-    return exc.status, problem(
-        status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, **exc.extra
-    )
 
 
 def claims_resolve(claims: Sequence[Claim | None]) -> list[Replay | DomainError | None]:
@@ -327,24 +257,6 @@ def claims_store(responses: Sequence[tuple[Claim, Any]], *, skip_conflicts: bool
     from core.db import objs_insert
 
     objs_insert(rows, ignore_conflicts=skip_conflicts)
-
-
-def idempotent_in_service(view_method: Callable[..., Response]) -> Callable[..., Response]:
-    """Decorate a batched APIView's `post`: requires the header and hands the view its
-    `Claim` factory as `request.idempotency_claim(respond)`; the service claims it."""
-
-    @functools.wraps(view_method)
-    def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
-        key = _key(request)
-        actor, request_hash = _actor(request), _request_hash(request)
-
-        def claim(respond: Callable[[Any], tuple[int, Any]]) -> Claim:
-            return Claim(actor=actor, key=key, request_hash=request_hash, respond=respond)
-
-        request.idempotency_claim = claim  # type: ignore[attr-defined]
-        return view_method(self, request, *args, **kwargs)
-
-    return wrapper
 
 
 # --- retention -------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.schema import raises
+from core.schema import raises
 from kyc import serializers as s
 from kyc.errors import NoSealingKey, RecordErased
 from kyc.services import kyc_access_request

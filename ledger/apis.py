@@ -11,9 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.schema import raises
 from core.errors import Conflict, DomainError, InvalidSignature
-from institutions.idempotency import idempotent
+from core.schema import raises
+from institutions.idempotency_api import idempotent
 from ledger import serializers as s
 from ledger.models import Checkpoint
 from ledger.selectors import log as selectors

@@ -10,9 +10,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.schema import raises
 from core.errors import DomainError, InvalidSignature, NotFound
-from institutions.idempotency import Replay, idempotent, idempotent_in_service, problem_body
+from core.schema import raises
+from institutions.idempotency import Replay
+from institutions.idempotency_api import (
+    idempotency_claim,
+    idempotent,
+    idempotent_in_service,
+    problem_body,
+    replay_response,
+)
 from ledger.services.log import InvalidStatement
 from remittance import errors, selectors
 from remittance import serializers as s
@@ -57,7 +64,7 @@ def _stored_as(status: int) -> Any:
 def _order_response(result: Any, status: int) -> Response:
     """The order step's answer, or the first answer again for a retried Idempotency-Key."""
     if isinstance(result, Replay):
-        return result.response()
+        return replay_response(result)
     return Response(s.order_out(result), status=status)
 
 
@@ -142,7 +149,7 @@ class OrderListCreateApi(APIView):
                 sender_kyc_ref=data["sender_kyc_ref"],
                 beneficiary_kyc_ref=data["beneficiary_kyc_ref"],
                 signed=_signed(data),
-                claim=request.idempotency_claim(_stored_as(201)),  # type: ignore[attr-defined]
+                claim=idempotency_claim(request, _stored_as(201)),
             )
         )
         return _order_response(result, 201)
@@ -182,7 +189,7 @@ class OrderAcceptApi(_OrderStepApi):
                 institution=request.user,
                 order_id=pk,
                 signed=_signed(data),
-                claim=request.idempotency_claim(_stored_as(200)),  # type: ignore[attr-defined]
+                claim=idempotency_claim(request, _stored_as(200)),
             )
         )
         return _order_response(result, 200)
@@ -229,7 +236,7 @@ class OrderCreditApi(_OrderStepApi):
                 signed=_signed(data),
                 payout_reference=data["payout_reference"],
                 receive_amount=data["receive_amount"],
-                claim=request.idempotency_claim(_stored_as(200)),  # type: ignore[attr-defined]
+                claim=idempotency_claim(request, _stored_as(200)),
             )
         )
         return _order_response(result, 200)

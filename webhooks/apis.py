@@ -10,9 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.schema import raises
 from core.errors import DomainError
-from institutions.idempotency import idempotent
+from core.schema import raises
+from institutions.idempotency_api import idempotent
 from webhooks import serializers as s
 from webhooks.models import WebhookEndpoint
 from webhooks.services import (

@@ -181,11 +181,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["core.parsers.BoundedJSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "config.schema.ProblemAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.ProblemAutoSchema",
     "EXCEPTION_HANDLER": "core.problems.problem_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "config.throttling.InstitutionRateThrottle",
-        "config.throttling.ApiKeyRateThrottle",
+        "core.throttling.InstitutionRateThrottle",
+        "core.throttling.ApiKeyRateThrottle",
     ],
     "UNAUTHENTICATED_USER": None,
 }
@@ -348,7 +348,7 @@ ORDER_BATCHES_IN_PARALLEL = int(env("ORDER_BATCHES_IN_PARALLEL", "1") or 1)
 # Security (docs/operations.md "Security").
 # Per-client limits key on the client's address: REMOTE_ADDR, or, behind this many reverse
 # proxies that append to X-Forwarded-For, the entry the outermost one wrote
-# (config/throttling.py client_address). 0 trusts no header.
+# (core/throttling.py client_address). 0 trusts no header.
 TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0") or 0)
 
 # Login lockout (django-axes) on /accounts/login/ and /admin/login/: LOGIN_FAILURE_LIMIT wrong
@@ -364,7 +364,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=float(env("LOGIN_COOLOFF_MINUTES", "15") o
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
-AXES_CLIENT_IP_CALLABLE = "config.throttling.client_address"
+AXES_CLIENT_IP_CALLABLE = "core.throttling.client_address"
 AXES_LOCKOUT_CALLABLE = "config.views.login_locked_out"
 
 
@@ -383,7 +383,7 @@ def env_rate(name: str, default: str) -> str | None:
     return value
 
 
-# Partner API rate limits (config/throttling.py; docs/api.md "Rate limits"), counted in the
+# Partner API rate limits (core/throttling.py; docs/api.md "Rate limits"), counted in the
 # cache (Redis in production). Defaults are far above one bank's real traffic and the
 # benchmarks' hundreds of orders a second; lower them per deployment.
 API_THROTTLE_RATE = env_rate("API_THROTTLE_RATE", "120000/min")  # per institution

@@ -1,4 +1,4 @@
-"""The OpenAPI schema (config/schema.py) lists every problem an operation can answer."""
+"""The OpenAPI schema (core/schema.py) lists every problem an operation can answer."""
 
 from __future__ import annotations
 

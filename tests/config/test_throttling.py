@@ -1,5 +1,5 @@
 """The partner API answers 429 problem JSON with Retry-After once an institution, an API key or
-a client address presenting bad keys goes over its rate (config/throttling.py)."""
+a client address presenting bad keys goes over its rate (core/throttling.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.conf import settings as django_settings
 from django.core.cache import caches
 from rest_framework.test import APIClient
 
-from config.throttling import _count_up, client_address
+from core.throttling import _count_up, client_address
 from institutions import services as inst
 
 pytestmark = pytest.mark.django_db

@@ -74,7 +74,7 @@ def test_two_retries_taking_over_one_stale_claim_let_exactly_one_through(monkeyp
 
     def retry() -> None:
         try:
-            claimed = idempotency._claim(actor, key, stale.request_hash)
+            claimed = idempotency.claim_or_replay(actor, key, stale.request_hash)
         except RequestInProgress:
             outcomes.append("in progress")
         else:

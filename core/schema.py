@@ -97,13 +97,11 @@ def raises(*errors: type[DomainError]) -> Callable[[F], F]:
 
 
 def _is_idempotent(view_method: Any) -> bool:
-    """Wrapped by institutions/idempotency.py's `idempotent` or `idempotent_in_service`."""
-    from institutions import idempotency
-
+    """Wrapped by `idempotent` or `idempotent_in_service` (institutions/idempotency_api.py),
+    which mark the wrapper."""
     function = getattr(view_method, "__func__", view_method)
     while function is not None:
-        code = getattr(function, "__code__", None)
-        if code is not None and code.co_filename == idempotency.__file__:
+        if getattr(function, "idempotent_post", False):
             return True
         function = getattr(function, "__wrapped__", None)
     return False
