@@ -2,7 +2,10 @@
 importing them (DESIGN.md §2). Listeners run synchronously, inside the emitter's transaction,
 so e.g. the ledger queues its statement atomically with the change it describes.
 
-Events emitted here: `institution.joined`, `key.rotated`, `corridor.opened`.
+Events emitted here: `institution.joined`, `key.rotated`, `corridor.opened`,
+`order.status_changed` (changes: list of (order id, new status), one call per batch, from
+remittance.services.orders.states) and `kyc.status_changed` (kyc_ref, status, change_id, from
+kyc.services), both heard by the wallet to notify its customers.
 """
 
 from __future__ import annotations

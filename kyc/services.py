@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core import events
 from core.db import objs_insert
 from core.errors import DomainError, NotFound
 from core.money import Money
@@ -250,7 +251,7 @@ def kyc_document_read(
 def _status_move(
     *, record: KycRecord, status: str, tier: int, reason: str, actor: str
 ) -> KycRecord:
-    KycStatusChange.objects.create(
+    change = KycStatusChange.objects.create(
         record=record,
         from_status=record.status,
         to_status=status,
@@ -261,6 +262,8 @@ def _status_move(
     )
     record.status, record.tier = status, tier
     record.save(update_fields=["status", "tier", "screening_hold", "updated_at"])
+    # for higher apps (the wallet tells its customer); listeners defer their work to commit
+    events.emit("kyc.status_changed", kyc_ref=record.kyc_ref, status=status, change_id=change.pk)
     return record
 
 

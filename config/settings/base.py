@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "settlement",
     "remittance",
     "wallet",
+    "wallet.notices",
 ]
 
 MIDDLEWARE = [
@@ -138,6 +139,8 @@ STORAGES = {
 MEDIA_ROOT = VAR_DIR / "media"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/wallet/"
+# Where customers reach the wallet, for links in e-mails (notices about their transfers).
+WALLET_PUBLIC_URL = env("WALLET_PUBLIC_URL", "http://localhost:8000")
 
 # Celery: CELERY_BROKER_URL, else kombu's filesystem transport in var/broker.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")

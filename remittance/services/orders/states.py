@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from core import events
 from remittance.errors import InvalidTransition
 from remittance.models import OrderStatus, OrderStatusChange, RemittanceOrder
 
@@ -66,9 +67,19 @@ def order_move(
 ) -> None:
     """`order_transition` for one order, its status row saved now (the caller saves the
     order)."""
-    order_transition(order, to, actor=actor, reason=reason, statement_ref=statement_ref).save()
+    change = order_transition(order, to, actor=actor, reason=reason, statement_ref=statement_ref)
+    change.save()
+    _announce([change])
 
 
 def changes_save(changes: Sequence[OrderStatusChange]) -> None:
     """The status rows of a batch of transitions, in one INSERT."""
     OrderStatusChange.objects.bulk_create(list(changes))
+    _announce(changes)
+
+
+def _announce(changes: Sequence[OrderStatusChange]) -> None:
+    """`order.status_changed` with (order id, new status) pairs, for higher apps (the wallet
+    notifies its customers); listeners run inside this transaction and defer work to commit."""
+    if changes:
+        events.emit("order.status_changed", changes=[(c.order_id, c.to_status) for c in changes])
