@@ -49,6 +49,7 @@ from core.db import objs_insert
 from core.errors import Conflict, DomainError, NotFound
 from core.pii import pii_keys
 from core.retention import retention_cutoff, rows_purge
+from core.tasks import task_request
 from institutions.crypto import keyring
 from institutions.locks import institution_lock
 from institutions.models import Institution
@@ -285,11 +286,9 @@ def webhook_delivery_request() -> None:
     """Ask for a sender run, coalesced: at most one request is outstanding at a time. The run
     clears the flag before it claims, so a delivery committed after its last claim requests a
     fresh run; beat's sweep covers a lost flag."""
-    from webhooks.tasks import deliver_webhooks
-
     try:
         if cache.add(DELIVERY_REQUESTED, 1, timeout=REQUEST_FLAG_TTL):
-            deliver_webhooks.delay()
+            task_request("institutions.tasks.deliver_webhooks")  # its name predates the app
     except Exception:
         # The deliveries are durably queued; beat's sweep sends them within seconds.
         cache.delete(DELIVERY_REQUESTED)

@@ -26,6 +26,7 @@ from django.utils import timezone
 from core import events
 from core.db import objs_insert
 from core.errors import Conflict, DomainError, InvalidSignature
+from core.tasks import task_request
 from institutions.models import Institution, SigningKey
 from institutions.selectors import signing_key_active, signing_keys_lookup
 from institutions.services import signing_key_private
@@ -232,11 +233,9 @@ def integration_request() -> None:
     """Ask for an integrator run, coalesced: at most one run is requested at a time. The
     integrator clears the flag before it reads the queue, so a statement committed after that
     read requests a fresh run; the beat safety net covers a lost flag."""
-    from ledger.tasks import integrate_pending
-
     try:
         if cache.add(INTEGRATION_REQUESTED, 1, timeout=30):
-            integrate_pending.delay()
+            task_request("ledger.tasks.integrate_pending")
     except Exception:
         # The statement is durably queued; beat's safety net integrates it within seconds.
         cache.delete(INTEGRATION_REQUESTED)

@@ -40,6 +40,7 @@ from django.utils import timezone
 from core import events
 from core.errors import Conflict, DomainError
 from core.money import Money, minor_units
+from core.tasks import task_request
 from institutions.models import Corridor, Institution
 from ledger.models import Account
 from ledger.selectors.log import entry_for_statement
@@ -281,9 +282,9 @@ def window_close_request(*, window_id: int, actor: str = "operator") -> Settleme
         window.save(update_fields=["status", "close_requested_at"])
         logger.info("close of %s requested by %s", window, actor)
     if window.status == W.CLOSING:
-        from settlement.tasks import close_window
-
-        transaction.on_commit(lambda: close_window.delay(window_id), robust=True)
+        transaction.on_commit(
+            lambda: task_request("settlement.tasks.close_window", window_id), robust=True
+        )
     return window
 
 
@@ -609,9 +610,10 @@ def window_settle(
     from settlement.services.liquidity import liquidity_after_settlement
 
     liquidity_after_settlement(limits=list(limits.values()), paid_in=pay_in)
-    from settlement.tasks import mark_window_orders_settled
-
-    transaction.on_commit(lambda: mark_window_orders_settled.delay(window.pk), robust=True)
+    transaction.on_commit(
+        lambda: task_request("settlement.tasks.mark_window_orders_settled", window.pk),
+        robust=True,
+    )
     return window
 
 
