@@ -5,10 +5,6 @@ from __future__ import annotations
 from institutions.models import Institution, SigningKey
 
 
-def institution_get(*, code: str) -> Institution | None:
-    return Institution.objects.filter(code=code).first()
-
-
 def operator_get() -> Institution:
     return Institution.objects.get(is_operator=True)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from core.errors import NotFound
-from kyc.models import KycAccessLog, KycRecord, ScreeningEntry, ScreeningHit
+from kyc.models import KycAccessLog, KycRecord
 
 
 def kyc_record_get(*, kyc_ref: str) -> KycRecord:
@@ -26,25 +26,7 @@ def kyc_records_get(*, kyc_refs: Iterable[str], lock: bool = False) -> dict[str,
     return {record.kyc_ref: record for record in records}
 
 
-def kyc_review_queue() -> QuerySet[KycRecord]:
-    """Records waiting for compliance: pending, needing info, or held by screening."""
-    return (
-        KycRecord.objects.filter(erased_at__isnull=True)
-        .filter(Q(status__in=["pending", "needs_info"]) | Q(screening_hold=True))
-        .select_related("owner")
-        .order_by("created_at")
-    )
 
 
 def kyc_access_log(*, record: KycRecord) -> QuerySet[KycAccessLog]:
     return KycAccessLog.objects.filter(record=record).order_by("-at", "-pk")
-
-
-def screening_hits_open() -> QuerySet[ScreeningHit]:
-    return ScreeningHit.objects.filter(status=ScreeningHit.Decision.OPEN).select_related(
-        "record", "entry"
-    )
-
-
-def screening_entries_active_count() -> int:
-    return ScreeningEntry.objects.filter(active=True).count()
