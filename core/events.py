@@ -1,11 +1,18 @@
-"""In-process hooks so a lower app can tell higher apps that something happened without
-importing them (DESIGN.md §2). Listeners run synchronously, inside the emitter's transaction,
-so e.g. the ledger queues its statement atomically with the change it describes.
+"""In-process hooks so a lower app can tell a higher one that something happened without
+importing it (docs/architecture.md). Listeners run synchronously, inside the emitter's
+transaction unless the emitter defers the call to commit. Where the caller may import the
+callee, it calls it directly instead; these are the only events:
 
-Events emitted here: `institution.joined`, `key.rotated`, `corridor.opened`,
-`order.status_changed` (changes: list of (order id, new status), one call per batch, from
-remittance.services.orders.states) and `kyc.status_changed` (kyc_ref, status, change_id, from
-kyc.services), both heard by the wallet to notify its customers.
+| event | emitted by | heard by | payload |
+|---|---|---|---|
+| `institution.joined` | institutions.services | ledger.hooks (statement) | institution, signing_key |
+| `key.rotated` | institutions.services | ledger.hooks (statement) | institution, old_key, new_key |
+| `corridor.opened` | institutions.services | ledger.hooks (statement) | corridor |
+| `ledger.integrated` | ledger.services.log | settlement.hooks (reconcile) | first_seq, last_seq |
+| `liquidity.restored` | settlement.services.liquidity (on commit) | remittance.hooks (release held orders) | institution, currency |
+| `settlement.window_settled` | settlement.services.windows | remittance.hooks (orders → settled) | window_id, order_ids |
+| `order.status_changed` | remittance.services.orders.states (one call per batch) | wallet.notices (customer notices) | changes: [(order id, new status)] |
+| `kyc.status_changed` | kyc.services | wallet.notices | kyc_ref, status, change_id |
 """
 
 from __future__ import annotations
