@@ -39,7 +39,11 @@ class Command(BaseCommand):
         status.add_argument(
             "--check", action="store_true", help="exit 2 if a witness lag alert stands"
         )
-        sub.add_parser("verify", help="recompute the tree and check every signature")
+        sub.add_parser(
+            "verify",
+            help="recompute the tree and check every signature, up to the latest checkpoint "
+            "when the check starts (entries integrated meanwhile are left for the next run)",
+        )
         sub.add_parser("replay", help="rebuild every balance from the log and compare")
         sub.add_parser("integrate", help="sequence queued statements now")
 
