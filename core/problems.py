@@ -11,7 +11,9 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -97,11 +99,32 @@ def _plain_problem(status: int, code: str, title: str) -> JsonResponse:
     return problem_json_response(status=status, code=code, title=title)
 
 
-def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+def _is_api(request: HttpRequest) -> bool:
+    """API clients get problem JSON; people on the web pages get a page (templates/404.html,
+    500.html) — never Django's debug page and never a stack trace either way."""
+    return request.path.startswith("/api/")
+
+
+def handler404(
+    request: HttpRequest, exception: Exception | None = None
+) -> JsonResponse | HttpResponse:
+    if not _is_api(request):
+        return render(request, "404.html", status=404)
     return _plain_problem(404, "not_found", "Not found")
 
 
-def handler500(request: HttpRequest) -> JsonResponse:
+def handler500(request: HttpRequest) -> JsonResponse | HttpResponse:
+    if not _is_api(request):
+        # no request context: whatever failed (the database, a context processor) must not
+        # fail the error page too
+        try:
+            return HttpResponseServerError(render_to_string("500.html"))
+        except Exception:  # the template itself is broken: a line of text is still an answer
+            logger.exception("the 500 page failed to render")
+            return HttpResponseServerError(
+                "Something went wrong on our side. Please try again later.",
+                content_type="text/plain; charset=utf-8",
+            )
     return _plain_problem(500, "internal_error", "Internal error")
 
 

@@ -12,7 +12,7 @@ from django.db.models import Max, Q
 from core.errors import DomainError
 from institutions.models import SigningKey
 from institutions.selectors import operator_get, signing_keys_all
-from ledger.models import Checkpoint, Entry, TreeNode
+from ledger.models import Checkpoint, Entry, QueuedStatement, TreeNode
 from partner_sdk import merkle
 from partner_sdk.note import NoteVerifier
 
@@ -130,6 +130,16 @@ def entries_page(*, start: int, limit: int) -> list[Entry]:
 
 def entry_for_statement(*, statement_ref: int) -> Entry | None:
     return Entry.objects.filter(statement_ref=statement_ref).first()
+
+
+def entries_for_subject(*, subject: str) -> list[Entry]:
+    """The entries about one thing (an order's id), in seq order: what its receipt proves."""
+    return list(Entry.objects.filter(subject=subject).order_by("seq"))
+
+
+def queued_count_for_subject(*, subject: str) -> int:
+    """Statements about `subject` not yet given a seq (the integrator runs within a second)."""
+    return QueuedStatement.objects.filter(subject=subject).count()
 
 
 def entries_leaves(*, up_to: int) -> Iterator[bytes]:

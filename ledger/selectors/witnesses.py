@@ -40,6 +40,11 @@ def checkpoint_witnessed(*, min_witnesses: int) -> Checkpoint | None:
     return None if found is None else Checkpoint.objects.get(pk=found)
 
 
+def witnesses_count() -> int:
+    """How many witnesses the hub expects cosignatures from."""
+    return Witness.objects.count()
+
+
 def checkpoint_cosigned_by_all(
     *, after_seq: int, institution_ids: Iterable[int]
 ) -> Checkpoint | None:
