@@ -19,6 +19,7 @@ install: $(STAMP)
 
 migrate: install
 	$(PY) manage.py migrate --no-input -v 0
+	$(PY) manage.py translations compile
 
 seed: migrate
 	HUB_URL=http://127.0.0.1:$(PORT) $(PY) manage.py seed_demo
@@ -44,8 +45,9 @@ fmt: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+MYPY_PACKAGES := config core institutions webhooks ledger kyc settlement remittance wallet compliance partner_sdk
 typecheck: install
-	$(VENV)/bin/mypy config institutions ledger kyc settlement remittance partner_sdk
+	$(VENV)/bin/mypy $(MYPY_PACKAGES)
 
 # What the browser tests need besides Python packages: axe-core from the npm registry (into
 # var/vendor/, never committed) and Debian's Chromium (.ci/run installs it; locally the browser
@@ -65,6 +67,7 @@ test: install browser-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy $(MYPY_PACKAGES)
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run -v 1
 	$(PY) -m pytest $(PYTEST_ARGS)
 

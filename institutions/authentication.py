@@ -11,7 +11,16 @@ from typing import Any
 from rest_framework import authentication, exceptions
 
 from core.throttling import auth_failure_record, auth_failures_check
+from institutions.models import Institution
 from institutions.services import api_credential_authenticate
+
+
+def caller(request: Any) -> Institution:
+    """The institution a partner API request is authenticated as (`request.user`)."""
+    user = request.user
+    if not isinstance(user, Institution):
+        raise exceptions.NotAuthenticated()
+    return user
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

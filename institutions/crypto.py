@@ -94,7 +94,7 @@ class Keyring:
 
 
 def keyring() -> Keyring:
-    return Keyring.from_setting(settings.REMIT_KEKS)
+    return Keyring.from_setting(str(settings.REMIT_KEKS or ""))
 
 
 def ed25519_generate() -> tuple[Ed25519PrivateKey, bytes]:

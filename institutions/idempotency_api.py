@@ -96,7 +96,7 @@ def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
             record_complete(claimed, response.status_code, response.data)
         return response
 
-    wrapper.idempotent_post = True  # type: ignore[attr-defined]  (read by the OpenAPI schema)
+    wrapper.__dict__["idempotent_post"] = True  # read by the OpenAPI schema
     return wrapper
 
 
@@ -109,7 +109,7 @@ def idempotent_in_service(view_method: Callable[..., Response]) -> Callable[...,
         request_key(request)
         return view_method(self, request, *args, **kwargs)
 
-    wrapper.idempotent_post = True  # type: ignore[attr-defined]
+    wrapper.__dict__["idempotent_post"] = True
     return wrapper
 
 

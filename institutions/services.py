@@ -125,7 +125,7 @@ def signing_keys_rewrap() -> int:
     ring = keyring()
     changed = 0
     for key in SigningKey.objects.select_for_update().filter(wrapped_private_key__isnull=False):
-        blob = ring.rewrap(bytes(key.wrapped_private_key), aad=_signing_key_aad(key.key_id))
+        blob = ring.rewrap(bytes(key.wrapped_private_key or b""), aad=_signing_key_aad(key.key_id))
         if blob is not None:
             SigningKey.objects.filter(pk=key.pk).update(wrapped_private_key=blob)
             changed += 1

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.schema import raises
+from institutions.authentication import caller
 from kyc import serializers as s
 from kyc.errors import NoSealingKey, RecordErased
 from kyc.services import kyc_access_request
@@ -33,7 +34,7 @@ class KycAccessApi(APIView):
         body = s.AccessRequestIn(data=request.data)
         body.is_valid(raise_exception=True)
         sealed = kyc_access_request(
-            institution=request.user,
+            institution=caller(request),
             kyc_ref=kyc_ref,
             purpose=body.validated_data["purpose"],
             order_ref=body.validated_data["order_ref"],

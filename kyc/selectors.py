@@ -26,7 +26,5 @@ def kyc_records_get(*, kyc_refs: Iterable[str], lock: bool = False) -> dict[str,
     return {record.kyc_ref: record for record in records}
 
 
-
-
 def kyc_access_log(*, record: KycRecord) -> QuerySet[KycAccessLog]:
     return KycAccessLog.objects.filter(record=record).order_by("-at", "-pk")

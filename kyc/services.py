@@ -54,7 +54,7 @@ from kyc.models import (
     ScreeningHit,
     ScreeningImport,
 )
-from kyc.screening import PARSERS, ListFormatError, Matcher, person_names
+from kyc.screening import PARSERS, ListFormatError, Matcher, parse_ofac_csv, person_names
 from kyc.validation import DocumentUpload, documents_clean, present_fields, record_data_clean
 from ledger.services.log import statement_issue
 from partner_sdk import kyc as sdk
@@ -173,7 +173,10 @@ def _data_key(record: KycRecord) -> bytes:
 def _payload_decrypt(record: KycRecord) -> dict[str, Any]:
     """The record's payload. Callers write the access-log row in the same transaction."""
     plaintext = crypto.decrypt(
-        _data_key(record), record.ciphertext, aad=_aad(record), what=f"record {record.kyc_ref}"
+        _data_key(record),
+        bytes(record.ciphertext),
+        aad=_aad(record),
+        what=f"record {record.kyc_ref}",
     )
     payload = json.loads(plaintext)
     if payload.get("kyc_ref") != record.kyc_ref:
@@ -222,7 +225,7 @@ def kyc_record_read(*, record: KycRecord, actor: str, purpose: str) -> dict[str,
 def _document_open(document: KycDocument, data_key: bytes) -> tuple[dict[str, Any], bytes]:
     plaintext = crypto.decrypt(
         data_key,
-        document.ciphertext,
+        bytes(document.ciphertext),
         aad=crypto.document_aad(kyc_ref=document.record.kyc_ref, doc_ref=document.doc_ref),
         what=f"document {document.doc_ref}",
     )
@@ -353,7 +356,7 @@ def kek_rewrap_all(*, batch_size: int = 500) -> int:
                 return done
             changed = []
             for record in batch:
-                blob = bytes(record.wrapped_data_key)
+                blob = bytes(record.wrapped_data_key or b"")
                 if ring.kid_of(blob) != ring.current_kid:
                     key = crypto.unwrap_data_key(blob, kyc_ref=record.kyc_ref)
                     record.wrapped_data_key = crypto.wrap_data_key(key, kyc_ref=record.kyc_ref)
@@ -758,7 +761,11 @@ def screening_list_import(
         raise KycValidationError({"format": ["choice: " + ", ".join(sorted(PARSERS))]})
     source, parser = PARSERS[fmt]
     try:
-        parties = list(parser(content, alt_content)) if fmt == "ofac-csv" else list(parser(content))
+        parties = (
+            list(parse_ofac_csv(content, alt_content))
+            if fmt == "ofac-csv"
+            else list(parser(content))  # type: ignore[call-arg]
+        )
     except ListFormatError as exc:
         raise DomainError(f"not a valid {fmt} file: {exc}") from None
     digest = hashlib.sha256(content + (alt_content or b"")).hexdigest()

@@ -16,6 +16,9 @@ Shape (unknown keys are refused, so nothing unplanned is stored):
     phone:           E.164 or international format      (* for senders)
     account:         {type* wallet|bank_account|iban, identifier*, institution}
     reference:       the sending institution's customer reference
+    occupation:      free text (a sender's occupation, for risk assessment)
+    source_of_funds: salary|business|savings|family|other
+    relationship:    the beneficiary's relationship to the sender (free text)
 """
 
 from __future__ import annotations
@@ -38,9 +41,10 @@ from stdnum.pk import cnic
 from kyc.errors import KycValidationError
 
 SENDER, BENEFICIARY = "sender", "beneficiary"
-COUNTRIES = frozenset(c for c in Locale("en").territories if re.fullmatch(r"[A-Z]{2}", c))
+COUNTRIES = frozenset(str(c) for c in Locale("en").territories if re.fullmatch(r"[A-Z]{2}", str(c)))
 PASSPORT = re.compile(r"[A-Z0-9]{6,9}")
 ACCOUNT = re.compile(r"[0-9A-Za-z-]{4,34}")
+SOURCES_OF_FUNDS = frozenset({"salary", "business", "savings", "family", "other"})
 DOCUMENT_KINDS = frozenset({"passport_scan", "id_front", "id_back", "selfie", "proof_of_address"})
 DOCUMENT_TYPES = {
     "image/jpeg": b"\xff\xd8\xff",
@@ -151,6 +155,9 @@ def record_data_clean(*, role: str, data: dict[str, Any]) -> dict[str, Any]:
         "phone",
         "account",
         "reference",
+        "occupation",
+        "source_of_funds",
+        "relationship",
     }
     for extra in sorted(set(data) - top):
         errors.add(extra, "unknown_field: not part of a KYC record")
@@ -238,6 +245,16 @@ def record_data_clean(*, role: str, data: dict[str, Any]) -> dict[str, Any]:
     if reference:
         clean["reference"] = reference
 
+    for key in ("occupation", "relationship"):
+        value = _text(errors, data, key, key, required=False, max_length=64)
+        if value:
+            clean[key] = value
+    source = _text(errors, data, "source_of_funds", "source_of_funds", required=False)
+    if source is not None and source not in SOURCES_OF_FUNDS:
+        errors.add("source_of_funds", "choice: " + ", ".join(sorted(SOURCES_OF_FUNDS)))
+    elif source:
+        clean["source_of_funds"] = source
+
     if errors.errors:
         raise KycValidationError(errors.errors)
     return clean
@@ -295,7 +312,7 @@ def _document_number(
         try:
             return nric.format(nric.validate(number))
         except StdnumError as exc:
-            errors.add(f"{path}.number", f"nric: not a valid MyKad NRIC ({exc.message})")
+            errors.add(f"{path}.number", f"nric: not a valid MyKad NRIC ({exc})")
             return None
     if kind == "cnic":
         if country not in (None, "PK"):
@@ -303,7 +320,7 @@ def _document_number(
         try:
             return cnic.format(cnic.validate(number))
         except StdnumError as exc:
-            errors.add(f"{path}.number", f"cnic: not a valid Pakistani CNIC ({exc.message})")
+            errors.add(f"{path}.number", f"cnic: not a valid Pakistani CNIC ({exc})")
             return None
     compact = re.sub(r"[\s-]", "", number).upper()
     if not PASSPORT.fullmatch(compact):
@@ -368,7 +385,9 @@ def _account(errors: _Errors, account: dict) -> dict[str, str]:
 
 def present_fields(data: dict[str, Any]) -> list[str]:
     """Names of the travel-rule fields present in cleaned data (never their values)."""
-    present = {key for key in ("date_of_birth", "address", "account", "reference") if key in data}
+    present: set[str] = {
+        key for key in ("date_of_birth", "address", "account", "reference") if key in data
+    }
     if data.get("name", {}).get("given"):
         present.add("name")
     if data.get("id_documents"):

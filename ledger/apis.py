@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from core.errors import Conflict, DomainError, InvalidSignature
 from core.schema import raises
+from institutions.authentication import caller
 from institutions.idempotency_api import idempotent
 from ledger import serializers as s
 from ledger.models import Checkpoint
@@ -159,12 +160,12 @@ class CosignatureApi(APIView):
         body = s.CosignatureIn(data=request.data)
         body.is_valid(raise_exception=True)
         cosignature = cosignature_add(
-            institution=request.user,
+            institution=caller(request),
             checkpoint_text=body.validated_data["checkpoint"],
             cosignature_line=body.validated_data["cosignature"],
         )
         return Response(
-            {"tree_size": cosignature.checkpoint.tree_size, "witness": request.user.code},
+            {"tree_size": cosignature.checkpoint.tree_size, "witness": caller(request).code},
             status=201,
         )
 

@@ -36,7 +36,7 @@ def on_institution_joined(*, institution: Institution, signing_key: SigningKey) 
             "currency": institution.currency_id,
             "roles": institution.roles,
             "key_id": signing_key.key_id,
-            "public_key": _b64(signing_key.public_key),
+            "public_key": _b64(bytes(signing_key.public_key)),
         },
         institution.code,
     )
@@ -51,7 +51,7 @@ def on_key_rotated(
             "institution": institution.code,
             "old_key_id": old_key.key_id if old_key else None,
             "new_key_id": new_key.key_id,
-            "public_key": _b64(new_key.public_key),
+            "public_key": _b64(bytes(new_key.public_key)),
         },
         institution.code,
     )

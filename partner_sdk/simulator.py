@@ -208,6 +208,8 @@ class Simulator:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
+        if isinstance(host, bytes):
+            host = host.decode()
         return self.config.public_url or f"http://{host}:{port}/webhooks"
 
     # --- lifecycle ---

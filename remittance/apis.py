@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from core.errors import DomainError, InvalidSignature, NotFound
 from core.schema import raises
+from institutions.authentication import caller
 from institutions.idempotency import Replay
 from institutions.idempotency_api import (
     idempotency_claim,
@@ -85,7 +86,7 @@ class QuoteCreateApi(APIView):
     def post(self, request: Request) -> Response:
         data = _valid(s.QuoteIn, request.data)
         quote = quote_create(
-            institution=request.user,
+            institution=caller(request),
             corridor_code=data["corridor"],
             payout_method=data["payout_method"],
             send_amount=data.get("send_amount"),
@@ -102,7 +103,7 @@ class QuoteDetailApi(APIView):
     )
     def get(self, request: Request, quote_id: str) -> Response:
         return Response(
-            s.quote_out(selectors.quote_get_for(institution=request.user, quote_id=quote_id))
+            s.quote_out(selectors.quote_get_for(institution=caller(request), quote_id=quote_id))
         )
 
 
@@ -116,7 +117,7 @@ class OrderListCreateApi(APIView):
     @raises(selectors.BadCursor)
     def get(self, request: Request) -> Response:
         query = _valid(s.OrderListQuery, request.query_params)
-        page, next_cursor = selectors.orders_page(institution=request.user, **query)
+        page, next_cursor = selectors.orders_page(institution=caller(request), **query)
         return Response({"results": [s.order_out(o) for o in page], "next": next_cursor})
 
     @extend_schema(
@@ -143,7 +144,7 @@ class OrderListCreateApi(APIView):
         data = _valid(s.OrderIn, request.data)
         result = order_services.order_submit_grouped(
             order_services.SubmitRequest(
-                sending_institution=request.user,
+                sending_institution=caller(request),
                 order_id=data["order_id"],
                 quote_id=data["quote_id"],
                 sender_kyc_ref=data["sender_kyc_ref"],
@@ -161,14 +162,14 @@ class OrderDetailApi(APIView):
     )
     def get(self, request: Request, order_id: str) -> Response:
         return Response(
-            s.order_out(selectors.order_get_for(institution=request.user, order_id=order_id))
+            s.order_out(selectors.order_get_for(institution=caller(request), order_id=order_id))
         )
 
 
 class _OrderStepApi(APIView):
     def _order_id(self, order_id: str) -> Any:
         # 404 for anything that is not one of the caller's orders, malformed ids included
-        return selectors.order_id_visible_to(institution=self.request.user, order_id=order_id)
+        return selectors.order_id_visible_to(institution=caller(self.request), order_id=order_id)
 
 
 class OrderAcceptApi(_OrderStepApi):
@@ -186,7 +187,7 @@ class OrderAcceptApi(_OrderStepApi):
         result = order_services.order_answer_grouped(
             order_services.AnswerRequest(
                 step="accept",
-                institution=request.user,
+                institution=caller(request),
                 order_id=pk,
                 signed=_signed(data),
                 claim=idempotency_claim(request, _stored_as(200)),
@@ -208,7 +209,7 @@ class OrderRejectApi(_OrderStepApi):
         pk = self._order_id(order_id)
         data = _valid(s.RejectIn, request.data)
         order = order_services.order_reject(
-            institution=request.user,
+            institution=caller(request),
             order_id=pk,
             reason_code=data["reason_code"],
             signed=_signed(data),
@@ -231,7 +232,7 @@ class OrderCreditApi(_OrderStepApi):
         result = order_services.order_answer_grouped(
             order_services.AnswerRequest(
                 step="credit",
-                institution=request.user,
+                institution=caller(request),
                 order_id=pk,
                 signed=_signed(data),
                 payout_reference=data["payout_reference"],

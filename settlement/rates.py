@@ -97,8 +97,9 @@ class StaticRateProvider:
     def fetch(self) -> list[RateObservation]:
         now = timezone.now()
         return [
-            RateObservation(*pair.split("/"), Decimal(rate), self.name, now)
+            RateObservation(base, quote, Decimal(rate), self.name, now)
             for pair, rate in settings.FX_STATIC_RATES.items()
+            for base, quote in [pair.split("/", 1)]
         ]
 
 

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from core.errors import DomainError
 from core.schema import raises
+from institutions.authentication import caller
 from institutions.idempotency_api import idempotent
 from webhooks import serializers as s
 from webhooks.models import WebhookEndpoint
@@ -60,7 +61,7 @@ class WebhookEndpointsApi(APIView):
         responses=s.WebhookEndpointListOut,
     )
     def get(self, request: Request) -> Response:
-        endpoints = webhook_endpoints_of(institution=request.user)
+        endpoints = webhook_endpoints_of(institution=caller(request))
         return Response({"results": [_endpoint(e) for e in endpoints], "next": None})
 
     @extend_schema(
@@ -84,7 +85,7 @@ class WebhookEndpointsApi(APIView):
         body = s.WebhookEndpointIn(data=request.data)
         body.is_valid(raise_exception=True)
         endpoint, secret = webhook_endpoint_register(
-            institution=request.user,
+            institution=caller(request),
             url=body.validated_data["url"],
             event_types=body.validated_data["event_types"],
         )
@@ -99,7 +100,7 @@ class WebhookEndpointApi(APIView):
     )
     def get(self, request: Request, endpoint_id: int) -> Response:
         return Response(
-            _endpoint(webhook_endpoint_get(institution=request.user, endpoint_id=endpoint_id))
+            _endpoint(webhook_endpoint_get(institution=caller(request), endpoint_id=endpoint_id))
         )
 
     @extend_schema(
@@ -108,5 +109,5 @@ class WebhookEndpointApi(APIView):
         responses={204: None},
     )
     def delete(self, request: Request, endpoint_id: int) -> Response:
-        webhook_endpoint_delete(institution=request.user, endpoint_id=endpoint_id)
+        webhook_endpoint_delete(institution=caller(request), endpoint_id=endpoint_id)
         return Response(status=204)

@@ -252,7 +252,7 @@ def webhook_events_publish(
         endpoints.setdefault(endpoint.institution_id, []).append(endpoint)
     now = timezone.now()
     timestamp = format_time(now)
-    rows = []
+    rows: list[WebhookDelivery] = []
     for institution, event_type, data in events:
         wanting = [e for e in endpoints.get(institution.pk, ()) if e.wants(event_type)]
         if not wanting:
@@ -299,7 +299,11 @@ def webhook_delivery_request() -> None:
 def webhook_delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send a delivery again now, with the same `webhook-id` and payload (the receiver dedupes
     if it did get it) and a fresh retry schedule. Refused if its endpoint is gone or disabled."""
-    endpoint = WebhookEndpoint.objects.filter(pk=delivery.endpoint_id).first()
+    endpoint = (
+        WebhookEndpoint.objects.filter(pk=delivery.endpoint_id).first()
+        if delivery.endpoint_id is not None
+        else None
+    )
     if endpoint is None:
         raise WebhookEndpointUnavailable("the endpoint was deleted; nothing to replay to")
     if not endpoint.enabled:

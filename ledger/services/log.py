@@ -333,7 +333,7 @@ _PG_TYPES = {
 }
 
 
-def _insert_rows(model: type, columns: tuple[str, ...], rows: list[tuple]) -> None:
+def _insert_rows(model: Any, columns: tuple[str, ...], rows: list[tuple]) -> None:
     """Append rows in one round trip: COPY on PostgreSQL (Django's bulk_create spends more
     time building SQL than the database spends inserting), bulk_create elsewhere."""
     if not rows:

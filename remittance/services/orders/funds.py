@@ -75,6 +75,7 @@ def reserve_one(
 def refund(order: RemittanceOrder) -> None:
     """Void the order's reservation: the sender has its money back. A void already done
     (a retried step) is fine."""
+    assert order.pending_transfer_id is not None, "only a reserved order is refunded"
     results = transfers_create(
         transfers=[
             TransferSpec.void(
@@ -112,6 +113,7 @@ def credit_legs(
     legs = []
     for order, receiving in orders:
         sending, ref = order.sending_institution, str(order.id)
+        assert order.pending_transfer_id is not None, "a credited order was reserved"
         order_legs = [
             TransferSpec.post(
                 id=transfer_id(order.id, "post"),

@@ -35,6 +35,7 @@ from ledger.services import accounts
 from ledger.services.money import transfers_create
 from remittance.batching import GroupCommit
 from remittance.errors import (
+    InsufficientFunds,
     KycNotVerified,
     LimitExceeded,
     OrderIdUnavailable,
@@ -43,6 +44,7 @@ from remittance.errors import (
     TravelRuleIncomplete,
 )
 from remittance.models import Customer, Quote, Recipient, RemittanceOrder
+from remittance.monitoring import Candidate, batch_judge
 from remittance.services.orders import funds
 from remittance.services.orders.batch import (
     Answer,
@@ -193,11 +195,36 @@ def _attempt(requests: list[SubmitRequest], refused: dict[int, DomainError]) -> 
     accepted = _check_all(requests, fresh, reads, results)
     if not accepted:
         raise NothingChanged(results, keyed)
+    _monitor(accepted)
     orders = _write(accepted)  # raises Redo / IntegrityError: see batch.py
     for ok, order in zip(accepted, orders, strict=True):
         results[ok.index] = order
     claims_finish(requests, keyed, results)
     return results  # type: ignore[return-value]
+
+
+def _monitor(accepted: list[_Accepted]) -> None:
+    """Transaction monitoring's interdict decision for the whole batch at once
+    (remittance/monitoring.py): an order it holds waits for compliance, funds reserved."""
+    now = timezone.now()
+    held = batch_judge(
+        [
+            Candidate(
+                index=ok.index,
+                order_id=ok.request.order_id,
+                sender_kyc_ref=ok.request.sender_kyc_ref,
+                beneficiary_kyc_ref=ok.request.beneficiary_kyc_ref,
+                amount_minor=ok.quote.send_minor,
+                currency=ok.quote.send_currency,
+                sending_institution_id=ok.request.sending_institution.pk,
+                at=now,
+            )
+            for ok in accepted
+        ]
+    )
+    for ok in accepted:
+        if ok.index in held:
+            ok.hold_reasons.append("monitoring")
 
 
 def _fresh(
@@ -365,6 +392,8 @@ def _check(
     if quote.expires_at <= now:
         raise QuoteExpired(f"quote {r.quote_id} expired at {quote.expires_at.isoformat()}")
     sender, beneficiary = _parties(r, reads.records)
+    if r.customer is not None and r.customer.wallet_id is None:
+        raise InsufficientFunds("this customer has no wallet to send from yet")
     _limits_check(sender_record=sender, quote=quote, used=reads.usage.get(r.sender_kyc_ref, (0, 0)))
     send = Money.from_minor(quote.send_minor, quote.send_currency)
     missing = kyc.travel_rule_missing(
@@ -555,11 +584,9 @@ def _write(accepted: list[_Accepted]) -> list[RemittanceOrder]:
     now = timezone.now()
     for ok, ref in zip(accepted, refs, strict=True):
         r, inst, currency = ok.request, ok.request.sending_institution, ok.total.currency
-        source_id = (
-            r.customer.wallet_id
-            if r.customer is not None
-            else named[accounts.prefund(inst, currency).code].pk
-        )
+        # a customer's wallet (checked in _check: it has one), else the institution's prefund
+        wallet_id = r.customer.wallet_id if r.customer is not None else None
+        source_id = wallet_id or named[accounts.prefund(inst, currency).code].pk
         order = _order(ok, source_id=source_id, statement_ref=ref)
         target = S.HELD if ok.hold_reasons else S.SUBMITTED
         if target == S.SUBMITTED:
