@@ -75,18 +75,6 @@ TIERS = (1, 2, 3)
 # Defaults, overridable in settings; sources and reasoning in docs/compliance.md.
 DEFAULT_TRAVEL_RULE_THRESHOLD_USD = Decimal("1000")
 DEFAULT_SCREENING_THRESHOLD = 88
-DEFAULT_TIER_LIMITS: dict[str, dict[str, Any]] = {
-    "MY-PK": {
-        "currency": "MYR",
-        "tiers": {
-            "1": {"per_transaction": "3000.00", "daily": "3000.00", "monthly": "10000.00"},
-            "2": {"per_transaction": "10000.00", "daily": "10000.00", "monthly": "30000.00"},
-            "3": {"per_transaction": "30000.00", "daily": "50000.00", "monthly": "100000.00"},
-        },
-    }
-}
-
-
 # --- records --------------------------------------------------------------------------------
 
 
@@ -481,15 +469,16 @@ def _share(
     for document in record.documents.order_by("pk"):
         meta, content = _document_open(document, key)
         documents.append(dict(meta, content=base64.b64encode(content).decode()))
-    header = {
+    # what the grant is, by reference only: in the sealed envelope's header and on the log
+    grant_facts = {
         "kyc_ref": record.kyc_ref,
         "commitment": record.commitment,
         "grantee": institution.code,
         "purpose": purpose,
         "order_ref": order_ref,
         "grant_id": grant.grant_id,
-        "sealed_at": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    header = {**grant_facts, "sealed_at": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")}
     envelope = crypto.seal(
         public_key=bytes(institution.x25519_public_key),
         header=header,
@@ -504,14 +493,7 @@ def _share(
     statement_issue(
         institution=settings.LEDGER_OPERATOR_CODE,
         kind="kyc.shared",
-        body={
-            "kyc_ref": record.kyc_ref,
-            "commitment": record.commitment,
-            "grantee": institution.code,
-            "purpose": purpose,
-            "order_ref": order_ref,
-            "grant_id": grant.grant_id,
-        },
+        body=grant_facts,
         subject=record.kyc_ref,
     )
     return SealedRecord(grant_id=grant.grant_id, envelope=envelope)
@@ -593,7 +575,7 @@ def tier_limits(*, record: KycRecord, corridor_code: str) -> Limits:
     """Sending limits for a record on a corridor, in the corridor's source currency, from
     `KYC_TIER_LIMITS`. A record that is not `verified` (or is held, or erased) may send
     nothing: all three limits are zero."""
-    config = getattr(settings, "KYC_TIER_LIMITS", DEFAULT_TIER_LIMITS).get(corridor_code)
+    config = settings.KYC_TIER_LIMITS.get(corridor_code)
     if config is None:
         corridor = Corridor.objects.filter(code=corridor_code).first()
         raise NotFound(

@@ -84,7 +84,21 @@ class Recipient(models.Model):
         return f"recipient {self.id}"
 
 
-class Quote(models.Model):
+class Terms(models.Model):
+    """What a quote prices and its order carries: amounts in integer minor units."""
+
+    payout_method = models.CharField(max_length=16, choices=PayoutMethod.choices)
+    send_currency = models.CharField(max_length=3)
+    send_minor = models.BigIntegerField()
+    fee_minor = models.BigIntegerField()
+    receive_currency = models.CharField(max_length=3)
+    receive_minor = models.BigIntegerField()
+
+    class Meta:
+        abstract = True
+
+
+class Quote(Terms):
     """A firm price until `expires_at`. Used by at most one order (OneToOne on the order)."""
 
     id = models.CharField(primary_key=True, max_length=40)
@@ -102,12 +116,6 @@ class Quote(models.Model):
     corridor = models.ForeignKey(
         "institutions.Corridor", on_delete=models.PROTECT, related_name="+"
     )
-    payout_method = models.CharField(max_length=16, choices=PayoutMethod.choices)
-    send_currency = models.CharField(max_length=3)
-    send_minor = models.BigIntegerField()
-    fee_minor = models.BigIntegerField()
-    receive_currency = models.CharField(max_length=3)
-    receive_minor = models.BigIntegerField()
     mid_rate = models.DecimalField(max_digits=20, decimal_places=10)
     rate = models.DecimalField(max_digits=20, decimal_places=10, help_text="customer rate")
     fx_rate = models.ForeignKey("settlement.FxRate", on_delete=models.PROTECT, related_name="+")
@@ -142,7 +150,7 @@ class OrderStatus(models.TextChoices):
     FAILED = "failed"
 
 
-class RemittanceOrder(models.Model):
+class RemittanceOrder(Terms):
     id = models.UUIDField(primary_key=True, help_text="chosen by the sender: idempotent")
     quote = models.OneToOneField(Quote, on_delete=models.PROTECT, related_name="order")
     sending_institution = models.ForeignKey(
@@ -159,12 +167,6 @@ class RemittanceOrder(models.Model):
     )
     sender_kyc_ref = models.CharField(max_length=40)
     beneficiary_kyc_ref = models.CharField(max_length=40)
-    payout_method = models.CharField(max_length=16, choices=PayoutMethod.choices)
-    send_currency = models.CharField(max_length=3)
-    send_minor = models.BigIntegerField()
-    fee_minor = models.BigIntegerField()
-    receive_currency = models.CharField(max_length=3)
-    receive_minor = models.BigIntegerField()
     rate = models.DecimalField(max_digits=20, decimal_places=10)
     status = models.CharField(max_length=16, choices=OrderStatus.choices, db_index=True)
     source_account = models.ForeignKey("ledger.Account", on_delete=models.PROTECT, related_name="+")
