@@ -11,7 +11,6 @@ import io
 from pathlib import Path
 
 import segno
-from django.utils import translation
 from django.utils.translation import gettext as _
 from fpdf import FPDF
 
@@ -79,17 +78,17 @@ def receipt_pdf(receipt: Receipt, *, verify_url: str, times_note: str) -> bytes:
     pdf.cell(0, 6, pdf.text_safe(_("Status: %(status)s") % {"status": receipt.status_word}))
     pdf.ln(10)
     rows = receipt_rows(receipt)
-    for label, value in rows:
+    for label, value, _ltr in rows:
         pdf.set_font(pdf.family, "", 10)
         pdf.set_text_color(87, 96, 106)
         pdf.cell(62, 7, pdf.text_safe(label))
         pdf.set_text_color(27, 31, 35)
         pdf.set_font(pdf.family, "B" if label == _("They receive") else "", 10)
-        pdf.multi_cell(0, 7, pdf.text_safe(value), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 7, pdf.text_safe(value), align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     pdf.set_font(pdf.family, "", 9)
     pdf.set_text_color(87, 96, 106)
-    pdf.multi_cell(0, 5, pdf.text_safe(times_note), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 5, pdf.text_safe(times_note), align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     top = pdf.get_y()
     pdf.image(io.BytesIO(qr_png(verify_url)), x=pdf.l_margin, y=top, w=38, h=38)
@@ -104,41 +103,39 @@ def receipt_pdf(receipt: Receipt, *, verify_url: str, times_note: str) -> bytes:
                 "transfer is recorded in the network's public ledger, signed by the banks involved."
             )
         ),
+        align="L",
         new_x="LMARGIN",
         new_y="NEXT",
     )
     pdf.set_x(pdf.l_margin + 44)
     pdf.set_font(pdf.family, "", 8)
-    pdf.multi_cell(0, 5, pdf.text_safe(verify_url), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 5, pdf.text_safe(verify_url), align="L", new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
 
 
-def receipt_rows(receipt: Receipt) -> list[tuple[str, str]]:
-    """The receipt's lines, label and value, in the active language (HTML and PDF alike)."""
-    rows = [
-        (_("You sent"), receipt.send),
-        (_("Fee"), receipt.fee),
-        (_("Total paid"), receipt.total),
-        (
-            _("Exchange rate"),
-            _("RM 1 = Rs %(rate)s (mid-market %(mid)s; our margin %(margin)s%%)")
-            % {"rate": receipt.rate, "mid": receipt.mid_rate, "margin": receipt.margin_percent},
-        ),
-        (_("They receive"), receipt.receive),
-        (_("Recipient"), receipt.recipient),
-        (_("Sent through"), receipt.sending_bank),
-        (_("Paid out by"), receipt.receiving_bank),
-        (_("Receiving bank's reference"), receipt.payout_reference or "—"),
-        (_("Paid at"), receipt.created_at),
-        (_("Delivered at"), receipt.credited_at or "—"),
-        (_("Transfer id"), receipt.order_id),
-        (
-            _("Ledger entries"),
-            ", ".join(f"#{seq}" for seq in receipt.ledger_seqs) or _("not yet recorded"),
-        ),
+def receipt_rows(receipt: Receipt) -> list[tuple[str, str, bool]]:
+    """The receipt's lines (label, value, whether the value always reads left to right: ids
+    and lists of numbers, which a right-to-left page would otherwise reorder), in the active
+    language, for the HTML and the PDF alike."""
+    ledger = ", ".join(f"#{seq}" for seq in receipt.ledger_seqs)
+    rate = _("RM 1 = Rs %(rate)s (mid-market %(mid)s; our margin %(margin)s%%)") % {
+        "rate": receipt.rate,
+        "mid": receipt.mid_rate,
+        "margin": receipt.margin_percent,
+    }
+    rows: list[tuple[str, str, bool]] = [
+        (_("You sent"), receipt.send, False),
+        (_("Fee"), receipt.fee, False),
+        (_("Total paid"), receipt.total, False),
+        (_("Exchange rate"), rate, False),
+        (_("They receive"), receipt.receive, False),
+        (_("Recipient"), receipt.recipient, False),
+        (_("Sent through"), receipt.sending_bank, False),
+        (_("Paid out by"), receipt.receiving_bank, False),
+        (_("Receiving bank's reference"), receipt.payout_reference or "—", True),
+        (_("Paid at"), receipt.created_at, False),
+        (_("Delivered at"), receipt.credited_at or "—", False),
+        (_("Transfer id"), receipt.order_id, True),
+        (_("Ledger entries"), ledger or _("not yet recorded"), bool(ledger)),
     ]
     return rows
-
-
-def language_of_pdf(active: str | None) -> translation.override:
-    return translation.override(pdf_language(active))

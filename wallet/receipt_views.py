@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -115,6 +116,9 @@ def verify(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
         {
             "order": order,
             "reference": order_reference(order.pk),
+            "reference_html": format_html(
+                '<span class="r-nowrap" dir="ltr">{}</span>', order_reference(order.pk)
+            ),
             "verify_messages": verify_messages(),
         },
     )
@@ -185,7 +189,10 @@ def history(request: HttpRequest) -> HttpResponse:
     )
     page = Paginator(orders, 25).get_page(request.GET.get("page"))
     tz = user_time_zone(request.user)
-    rows = [(o, receipt_for(o, tz=tz), recipient_label(o.recipient), repeat_url(o)) for o in page]
+    rows = [
+        (o, receipt_for(o, tz=tz, with_ledger=False), recipient_label(o.recipient), repeat_url(o))
+        for o in page
+    ]
     query = urlencode({k: v for k, v in filters.items() if v})
     return render(
         request,

@@ -60,13 +60,16 @@ class Receipt:
     ledger_seqs: list[int]
 
 
-def receipt_for(order: RemittanceOrder, *, tz: tzinfo, language: str | None = None) -> Receipt:
-    """The receipt's facts, formatted for the active (or given) language and `tz`."""
+def receipt_for(
+    order: RemittanceOrder, *, tz: tzinfo, language: str | None = None, with_ledger: bool = True
+) -> Receipt:
+    """The receipt's facts, formatted for the active (or given) language and `tz`
+    (`with_ledger=False`: without the entries' seqs, one query less, for lists)."""
     quote = order.quote
     mid = Decimal(quote.mid_rate)
     margin = (Decimal(1) - Decimal(order.rate) / mid) * 100 if mid else Decimal(0)
     method = str(PAYOUT_WORDS.get(order.payout_method, order.payout_method))
-    entries = entries_for_subject(subject=str(order.pk))
+    entries = entries_for_subject(subject=str(order.pk)) if with_ledger else []
     return Receipt(
         reference=order_reference(order.pk),
         order_id=str(order.pk),
