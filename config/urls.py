@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from config import health, views
+from config import health
+from wallet import views as wallet_views
 
 handler400 = "core.problems.handler400"
 handler403 = "core.problems.handler403"
@@ -21,11 +22,12 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", wallet_views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("wallet/", include("wallet.urls")),
+    path("accounts/", include("wallet.account_urls")),  # before auth's own, which it overrides
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include(api_v1)),
 ]

@@ -77,9 +77,12 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # the wallet user's own language and time zone, and "log out everywhere"
+    "wallet.middleware.WalletUserMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -100,6 +103,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "wallet.context_processors.wallet",
             ],
         },
     },
@@ -133,10 +138,33 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# The wallet's languages (wallet/, locale/): .po files are compiled to .mo with Babel by
+# `manage.py translations compile` (make migrate), so no gettext tools are needed to run.
+LANGUAGES = [("en", "English"), ("ms", "Bahasa Melayu"), ("ur", "اردو")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# A wallet user's times are shown in their own time zone, Malaysia's unless they chose one.
+WALLET_DEFAULT_TIME_ZONE = env("WALLET_DEFAULT_TIME_ZONE", "Asia/Kuala_Lumpur")
+# The hosted sending institution whose customers sign up in the wallet.
+WALLET_INSTITUTION = env("WALLET_INSTITUTION", "VALYOU-MY")
+# Sign-up and password-reset codes: e-mail through EMAIL_BACKEND (console in development; SMTP
+# from EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS in
+# production); text messages through WALLET_SMS_BACKEND (console: printed by the web process).
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(env("EMAIL_PORT", "25") or 25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "") or ""
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Remit <no-reply@remit.example>")
+WALLET_SMS_BACKEND = env("WALLET_SMS_BACKEND", "wallet.messaging.ConsoleSms")
+WALLET_CODE_TTL_SECONDS = int(env("WALLET_CODE_TTL_SECONDS", "900") or 900)
+WALLET_CODE_MAX_ATTEMPTS = 5
+# A fee at or above this share of the amount sent is pointed out before confirming.
+WALLET_FEE_WARNING_PERCENT = 3
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

@@ -223,3 +223,41 @@ def orders_mark_settled(*, order_ids: list) -> int:
         status=S.SETTLED, updated_at=timezone.now()
     )
     return len(orders)
+
+SENDER_CANCELLED = "sender_cancelled"
+
+
+@transaction.atomic(durable=True)
+def order_cancel(
+    *, order_id: uuid.UUID, sending_institution: Institution, actor: str
+) -> RemittanceOrder:
+    """The sender takes an order back while the receiving bank has not accepted it (submitted
+    or held): it becomes rejected with reason `sender_cancelled`, stated by the operator, and
+    is refunded — the existing rejected → refunded path, so partners see only states they
+    know. Once accepted it is the receiving bank's to finish: InvalidTransition."""
+    order = order_lock(order_id=order_id)
+    if order.sending_institution_id != sending_institution.pk:
+        raise DomainError("only the sending institution may cancel an order")
+    if order.status not in (S.SUBMITTED, S.HELD):
+        raise InvalidTransition(
+            f"order is {order.status}; only an order the receiving bank has not accepted "
+            "can be cancelled"
+        )
+    was_held = order.status == S.HELD
+    ref = _operator_states(
+        "order.rejected", {"order_id": str(order.id), "reason_code": SENDER_CANCELLED}, order
+    )
+    order_move(order, S.REJECTED, actor=actor, reason=SENDER_CANCELLED, statement_ref=ref)
+    order.reason_code = SENDER_CANCELLED
+    order.hold_reason = ""
+    order.save(update_fields=["status", "reason_code", "hold_reason", "updated_at"])
+    if order.pending_transfer_id:
+        order_refund(order, reason=SENDER_CANCELLED)
+    # a held order never reached the receiving bank: only the sender is told
+    told = [order.sending_institution]
+    if not was_held:
+        told.append(order.receiving_institution)
+    order_publish(order, "order.rejected", *told)
+    if order.status == S.REFUNDED:
+        order_publish(order, "order.refunded", order.sending_institution)
+    return order
