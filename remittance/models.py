@@ -79,9 +79,52 @@ class Recipient(models.Model):
     payout_method = models.CharField(max_length=16, choices=PayoutMethod.choices)
     payout_hint = models.CharField(max_length=16, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Removed by the customer: kept for the orders that name it, no longer offered.
+    removed_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"recipient {self.id}"
+
+
+class NameCheck(models.Model):
+    """A sending institution asks the receiving bank whose wallet or account this is before
+    its customer saves a recipient (docs/api.md, Name checks). The account identifier and the
+    title the bank answers are PII: they are kept only encrypted (`sealed`: AES-256-GCM under
+    the KEK, bound to the check's id), never in a webhook or a log. Short-lived: a check is
+    for one sign-off by the customer; old ones may be deleted."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        MATCHED = "matched"
+        NOT_FOUND = "not_found"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    requesting_institution = models.ForeignKey(
+        "institutions.Institution", on_delete=models.PROTECT, related_name="+"
+    )
+    receiving_institution = models.ForeignKey(
+        "institutions.Institution", on_delete=models.PROTECT, related_name="name_checks"
+    )
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="name_checks"
+    )
+    payout_method = models.CharField(max_length=16, choices=PayoutMethod.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    sealed = models.BinaryField(help_text="the identifier and title, wrapped by the current KEK")
+    created_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "matched", "not_found"]),
+                name="name_check_status_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"name check {self.id} {self.status}"
 
 
 class Terms(models.Model):

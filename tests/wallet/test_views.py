@@ -28,19 +28,21 @@ def test_wallet_user_quotes_sends_and_sees_the_transfer_land(client, corridor, w
     home = client.get("/wallet/")
     assert b"RM500.00" in home.content
     recipient = wallet_customer.recipients.get()
-    confirm = client.post("/wallet/quote", {"recipient": str(recipient.pk), "amount": "100.00"})
+    confirm = client.post(
+        "/wallet/quote", {"recipient": str(recipient.pk), "amount": "100.00", "currency": "MYR"}
+    )
     assert confirm.status_code == 200
     body = confirm.content.decode()
     assert "RM105.50" in body  # 100.00 + 5.00 fixed + 0.50 (0.5%)
     fields = dict(re.findall(r'name="(quote_id|recipient_id|order_id)" value="([^"]+)"', body))
-    sent = client.post("/wallet/send", fields)
+    sent = client.post("/wallet/confirm", fields)
     assert sent.status_code == 302
     order = RemittanceOrder.objects.get()
     assert order.customer == wallet_customer and order.status == "submitted"
     wallet = Account.objects.get(pk=wallet_customer.wallet_id)
     assert wallet.available == 50_000 - 10_550
     page = client.get(sent["Location"])
-    assert b"on its way" in page.content
+    assert b"Paid" in page.content
     # the receiving bank accepts and credits, signing each step with its own key
     tmb = corridor.network.tmb
     receive = Money.from_minor(order.receive_minor, "PKR")
@@ -73,7 +75,7 @@ def test_wallet_user_quotes_sends_and_sees_the_transfer_land(client, corridor, w
     assert "Delivered" in partial.content.decode()
     assert "hx-trigger" not in partial.content.decode()  # polling stops once final
     # resubmitting the same confirmation form does not send twice
-    client.post("/wallet/send", fields)
+    client.post("/wallet/confirm", fields)
     assert RemittanceOrder.objects.count() == 1
 
 

@@ -27,6 +27,7 @@ from remittance.services.orders.answers import (
 )
 from remittance.services.orders.batch import Answer
 from remittance.services.orders.decisions import (
+    order_cancel,
     order_expire,
     order_hold_decide,
     orders_expire_due,
@@ -52,6 +53,7 @@ __all__ = [
     "SubmitRequest",
     "order_answer",
     "order_answer_grouped",
+    "order_cancel",
     "order_expire",
     "order_hold_decide",
     "order_reject",
