@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import transaction
 
+from core.tasks import task_request
 from wallet.notices.models import NoticeKind
 
 # The order statuses a customer is told about, and what the notice says.
@@ -19,13 +20,9 @@ ORDER_NOTICES = {"credited": NoticeKind.DELIVERED, "refunded": NoticeKind.REFUND
 def order_status_changed(*, changes: Sequence[tuple[uuid.UUID, str]], **_: Any) -> None:
     order_ids = sorted({str(order_id) for order_id, status in changes if status in ORDER_NOTICES})
     if order_ids:
-        from wallet.notices.tasks import notices_orders_send
-
-        transaction.on_commit(lambda: notices_orders_send.delay(order_ids=order_ids))
+        transaction.on_commit(lambda: task_request("wallet.notices_orders_send", order_ids))
 
 
 def kyc_status_changed(*, kyc_ref: str, status: str, change_id: int, **_: Any) -> None:
     if status == "needs_info":
-        from wallet.notices.tasks import notice_kyc_send
-
-        transaction.on_commit(lambda: notice_kyc_send.delay(kyc_ref=kyc_ref, change_id=change_id))
+        transaction.on_commit(lambda: task_request("wallet.notice_kyc_send", kyc_ref, change_id))

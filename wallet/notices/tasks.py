@@ -8,7 +8,7 @@ from wallet.notices import services
 
 
 @shared_task(bind=True, max_retries=5, name="wallet.notices_orders_send")
-def notices_orders_send(self, *, order_ids: list[str]) -> int:  # type: ignore[no-untyped-def]
+def notices_orders_send(self, order_ids: list[str]) -> int:  # type: ignore[no-untyped-def]
     try:
         return services.notices_orders_create(order_ids=order_ids)
     except services.MailFailed as exc:
@@ -16,7 +16,7 @@ def notices_orders_send(self, *, order_ids: list[str]) -> int:  # type: ignore[n
 
 
 @shared_task(bind=True, max_retries=5, name="wallet.notice_kyc_send")
-def notice_kyc_send(self, *, kyc_ref: str, change_id: int) -> int:  # type: ignore[no-untyped-def]
+def notice_kyc_send(self, kyc_ref: str, change_id: int) -> int:  # type: ignore[no-untyped-def]
     try:
         return services.notice_kyc_create(kyc_ref=kyc_ref, change_id=change_id)
     except services.MailFailed as exc:
