@@ -153,6 +153,12 @@ class Money:
         return format_currency(self.amount, self.currency, locale=locale)
 
 
+def money_wire(minor: int, currency: str) -> dict[str, str]:
+    """An amount held in minor units, as it travels in statements, webhooks and the API:
+    `{"amount": "1000.00", "currency": "MYR"}`."""
+    return Money.from_minor(minor, currency).to_wire()
+
+
 def rate_str(rate: Decimal) -> str:
     """A rate as a plain decimal string without trailing zeros ("62.865", never "6.2865E+1")."""
     text = format(rate.normalize(), "f")

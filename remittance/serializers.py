@@ -11,6 +11,7 @@ from core.money import (
     ISO4217,
     Money,
     MoneyError,
+    money_wire,
     rate_str,
 )
 from kyc.serializers import KycRefField
@@ -54,10 +55,6 @@ class MoneyField(serializers.Field):
         return value.to_wire()
 
 
-def _m(minor: int, currency: str) -> dict[str, str]:
-    return Money.from_minor(minor, currency).to_wire()
-
-
 class QuoteIn(serializers.Serializer):
     exactly_one_of = ("send_amount", "receive_amount")  # the OpenAPI schema says so too
 
@@ -77,10 +74,10 @@ def quote_out(quote: Quote) -> dict[str, Any]:
         "id": quote.id,
         "corridor": quote.corridor.code,
         "payout_method": quote.payout_method,
-        "send_amount": _m(quote.send_minor, quote.send_currency),
-        "fee": _m(quote.fee_minor, quote.send_currency),
-        "total_to_pay": _m(quote.send_minor + quote.fee_minor, quote.send_currency),
-        "receive_amount": _m(quote.receive_minor, quote.receive_currency),
+        "send_amount": money_wire(quote.send_minor, quote.send_currency),
+        "fee": money_wire(quote.fee_minor, quote.send_currency),
+        "total_to_pay": money_wire(quote.send_minor + quote.fee_minor, quote.send_currency),
+        "receive_amount": money_wire(quote.receive_minor, quote.receive_currency),
         "rate": rate_str(quote.rate),
         "mid_rate": rate_str(quote.mid_rate),
         "expires_at": quote.expires_at.isoformat().replace("+00:00", "Z"),
@@ -145,9 +142,9 @@ def order_out(order: RemittanceOrder) -> dict[str, Any]:
         "sending_institution": order.sending_institution.code,
         "receiving_institution": order.receiving_institution.code,
         "payout_method": order.payout_method,
-        "send_amount": _m(order.send_minor, order.send_currency),
-        "fee": _m(order.fee_minor, order.send_currency),
-        "receive_amount": _m(order.receive_minor, order.receive_currency),
+        "send_amount": money_wire(order.send_minor, order.send_currency),
+        "fee": money_wire(order.fee_minor, order.send_currency),
+        "receive_amount": money_wire(order.receive_minor, order.receive_currency),
         "rate": rate_str(order.rate),
         "sender_kyc_ref": order.sender_kyc_ref,
         "beneficiary_kyc_ref": order.beneficiary_kyc_ref,

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from core import events
 from core.errors import DomainError
-from core.money import Money
+from core.money import Money, money_wire
 from institutions.models import Institution
 from ledger.models import Account
 from ledger.services import accounts
@@ -206,8 +206,8 @@ def _threshold_alert(limit: LiquidityLimit, institution: Institution, *, used: i
         data={
             "institution": institution.code,
             "mode": limit.mode,
-            "used": Money.from_minor(used, limit.currency).to_wire(),
-            "limit": Money.from_minor(limit.amount_minor, limit.currency).to_wire(),
+            "used": money_wire(used, limit.currency),
+            "limit": money_wire(limit.amount_minor, limit.currency),
             "percent_used": min(999, used * 100 // max(1, limit.amount_minor)),
             "alert_percent": limit.alert_percent,
         },

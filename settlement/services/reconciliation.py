@@ -30,7 +30,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.errors import Conflict, DomainError, NotFound
-from core.money import Money
+from core.money import Money, money_wire
 from ledger.models import Account, Entry, QueuedStatement, Transfer
 from ledger.services import accounts
 from settlement.models import (
@@ -54,10 +54,6 @@ def _uuid(text: str) -> uuid.UUID | None:
         return uuid.UUID(text)
     except (ValueError, TypeError, AttributeError):
         return None
-
-
-def _wire(minor: int, currency: str) -> dict[str, str]:
-    return Money.from_minor(minor, currency).to_wire()
 
 
 def _same_amount(value: Any, minor: int, currency: str) -> bool:
@@ -190,13 +186,13 @@ def _order_breaks(order: WindowOrder, facts: _Facts, now: datetime) -> list[Brea
     )
     fee = by_code["order.fee"][0] if by_code["order.fee"] else None
     debit_expected = {
-        "debit": _wire(order.send_minor + order.fee_minor, order.send_currency),
-        "fee": _wire(order.fee_minor, order.send_currency),
+        "debit": money_wire(order.send_minor + order.fee_minor, order.send_currency),
+        "fee": money_wire(order.fee_minor, order.send_currency),
     }
     debit_actual = {
-        "reserved": _wire(reserve["amount"], reserve["currency_id"]) if reserve else None,
-        "debit": _wire(post["amount"], post["currency_id"]) if post else None,
-        "fee": _wire(fee["amount"], fee["currency_id"]) if fee else None,
+        "reserved": money_wire(reserve["amount"], reserve["currency_id"]) if reserve else None,
+        "debit": money_wire(post["amount"], post["currency_id"]) if post else None,
+        "fee": money_wire(fee["amount"], fee["currency_id"]) if fee else None,
     }
     if order.fee_minor == 0 and fee is None:
         debit_actual["fee"] = debit_expected["fee"]
@@ -207,12 +203,12 @@ def _order_breaks(order: WindowOrder, facts: _Facts, now: datetime) -> list[Brea
     receiving = order.receiving_institution.code
     payout = by_code["order.payout"][0] if by_code["order.payout"] else None
     payout_expected = {
-        "credit": _wire(order.receive_minor, order.receive_currency),
+        "credit": money_wire(order.receive_minor, order.receive_currency),
         "account": accounts.position_code(receiving, order.receive_currency),
     }
     payout_actual = (
         {
-            "credit": _wire(payout["amount"], payout["currency_id"]),
+            "credit": money_wire(payout["amount"], payout["currency_id"]),
             "account": facts.account_codes.get(payout["credit_account_id"]),
         }
         if payout
@@ -263,9 +259,9 @@ def _order_breaks(order: WindowOrder, facts: _Facts, now: datetime) -> list[Brea
             {
                 "order_id": ref,
                 "sending_institution": sending,
-                "send_amount": _wire(order.send_minor, order.send_currency),
-                "fee": _wire(order.fee_minor, order.send_currency),
-                "receive_amount": _wire(order.receive_minor, order.receive_currency),
+                "send_amount": money_wire(order.send_minor, order.send_currency),
+                "fee": money_wire(order.fee_minor, order.send_currency),
+                "receive_amount": money_wire(order.receive_minor, order.receive_currency),
             },
             contradictions,
         )
@@ -275,7 +271,7 @@ def _order_breaks(order: WindowOrder, facts: _Facts, now: datetime) -> list[Brea
         "signer": receiving,
         "order_id": ref,
         "payout_reference": order.payout_reference,
-        "receive_amount": _wire(order.receive_minor, order.receive_currency),
+        "receive_amount": money_wire(order.receive_minor, order.receive_currency),
     }
     bad = [c for c in confirmations if not _confirms(c, confirmation_expected)]
     if bad:

@@ -39,7 +39,7 @@ from django.utils import timezone
 
 from core import events
 from core.errors import Conflict, DomainError
-from core.money import Money, minor_units
+from core.money import minor_units, money_wire
 from core.tasks import task_request
 from institutions.models import Corridor, Institution
 from ledger.models import Account
@@ -320,9 +320,9 @@ def window_close(*, window_id: int) -> SettlementWindow:
         body={
             "window": _window_wire(window),
             "orders": window.order_count,
-            "send": _wire(window.send_minor, window.send_currency),
-            "fee": _wire(window.fee_minor, window.send_currency),
-            "receive": _wire(window.receive_minor, window.receive_currency),
+            "send": money_wire(window.send_minor, window.send_currency),
+            "fee": money_wire(window.fee_minor, window.send_currency),
+            "receive": money_wire(window.receive_minor, window.receive_currency),
             "net_positions": [_position_wire(p) for p in positions],
         },
         subject=f"window:{window.pk}",
@@ -585,11 +585,11 @@ def window_settle(
             "net_obligations": [_position_wire(p) for p in positions],
             "totals": {
                 "orders": window.order_count,
-                "send": _wire(window.send_minor, send_cur),
-                "fee": _wire(window.fee_minor, send_cur),
-                "receive": _wire(window.receive_minor, recv_cur),
-                "converted": _wire(converted, recv_cur),
-                "fx_pnl": _wire(pnl, recv_cur),
+                "send": money_wire(window.send_minor, send_cur),
+                "fee": money_wire(window.fee_minor, send_cur),
+                "receive": money_wire(window.receive_minor, recv_cur),
+                "converted": money_wire(converted, recv_cur),
+                "fx_pnl": money_wire(pnl, recv_cur),
             },
             "transfers": [str(spec.id) for spec in legs],
             "settled_by": actor[:64],
@@ -669,10 +669,6 @@ def window_orders_mark_settled(*, window_id: int, chunk_size: int = 5000) -> int
 # --- wire helpers ---------------------------------------------------------------------------
 
 
-def _wire(minor: int, currency: str) -> dict[str, str]:
-    return Money.from_minor(minor, currency).to_wire()
-
-
 def _window_wire(window: SettlementWindow) -> dict[str, Any]:
     return {
         "id": window.pk,
@@ -687,7 +683,7 @@ def _position_wire(position: NetPosition) -> dict[str, Any]:
     return {
         "institution": position.institution.code,
         "role": position.role,
-        "net": _wire(position.net_minor, position.currency),
+        "net": money_wire(position.net_minor, position.currency),
         "end_to_end_id": position.end_to_end_id,
     }
 

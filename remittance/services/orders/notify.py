@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.money import Money
+from core.money import money_wire
 from institutions.models import Institution
 from remittance.models import RemittanceOrder
 from webhooks.services import webhook_events_publish
@@ -17,8 +17,8 @@ def webhook_data(order: RemittanceOrder, **changes: Any) -> dict[str, Any]:
         "status": order.status,
         "sending_institution": order.sending_institution.code,
         "receiving_institution": order.receiving_institution.code,
-        "send_amount": Money.from_minor(order.send_minor, order.send_currency).to_wire(),
-        "receive_amount": Money.from_minor(order.receive_minor, order.receive_currency).to_wire(),
+        "send_amount": money_wire(order.send_minor, order.send_currency),
+        "receive_amount": money_wire(order.receive_minor, order.receive_currency),
         "beneficiary_kyc_ref": order.beneficiary_kyc_ref,
         "payout_method": order.payout_method,
         **changes,

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from core.db import objs_insert
 from core.errors import DomainError, InvalidSignature, NotFound
-from core.money import Money, rate_str
+from core.money import Money, money_wire, rate_str
 from institutions.idempotency import Claim, Replay
 from institutions.models import Institution
 from kyc import selectors as kyc_selectors
@@ -415,8 +415,8 @@ def _check(
         "sender_kyc_ref": r.sender_kyc_ref,
         "beneficiary_kyc_ref": r.beneficiary_kyc_ref,
         "send_amount": send.to_wire(),
-        "fee": Money.from_minor(quote.fee_minor, quote.send_currency).to_wire(),
-        "receive_amount": Money.from_minor(quote.receive_minor, quote.receive_currency).to_wire(),
+        "fee": money_wire(quote.fee_minor, quote.send_currency),
+        "receive_amount": money_wire(quote.receive_minor, quote.receive_currency),
         "rate": rate_str(quote.rate),
     }
     if r.signed is not None:
