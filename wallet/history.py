@@ -25,11 +25,17 @@ from wallet.references import order_reference
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def recipient_label(recipient: Recipient | None) -> str:
+def recipient_label(recipient: Recipient | None, label: Any = None) -> str:
+    """ "Ali Khan · Easypaisa ••••4567": the name and provider from the recipient's KYC record
+    when the page has decrypted it (`label`, wallet.selectors.recipient_labels), else the
+    payout method and the last digits."""
     if recipient is None:
         return "—"
     method = str(PAYOUT_WORDS.get(recipient.payout_method, recipient.payout_method))
-    return f"{method} {recipient.payout_hint}".strip()
+    if recipient.payout_method == "mobile_wallet" and label is not None and label.provider:
+        method = label.provider
+    text = f"{method} {recipient.payout_hint}".strip()
+    return f"{label.name} · {text}" if label is not None and label.name else text
 
 
 class HistoryFilterForm(forms.Form):
@@ -39,7 +45,9 @@ class HistoryFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, label=gettext_lazy("Status"))
     recipient = forms.ChoiceField(required=False, label=gettext_lazy("Recipient"))
 
-    def __init__(self, *args: Any, customer: Customer, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, customer: Customer, labels: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         status = self.fields["status"]
         recipient = self.fields["recipient"]
@@ -48,7 +56,8 @@ class HistoryFilterForm(forms.Form):
             (key, label) for key, (label, _statuses) in STATUS_GROUPS.items()
         ]
         recipient.choices = [("", _("All"))] + [
-            (str(r.pk), recipient_label(r)) for r in customer.recipients.order_by("created_at")
+            (str(r.pk), recipient_label(r, (labels or {}).get(r.kyc_ref)))
+            for r in customer.recipients.order_by("created_at")
         ]
         self.fields["status"].error_messages["invalid_choice"] = _("Choose a status from the list.")
         self.fields["recipient"].error_messages["invalid_choice"] = _(
@@ -79,7 +88,9 @@ def _decimal(minor: int, currency: str) -> str:
     return str(Money.from_minor(minor, currency).amount)
 
 
-def transfers_csv(orders: Iterable[RemittanceOrder], *, tz: tzinfo) -> str:
+def transfers_csv(
+    orders: Iterable[RemittanceOrder], *, tz: tzinfo, labels: dict[str, Any] | None = None
+) -> str:
     """One row per transfer; amounts as plain decimals with their currency so a spreadsheet
     can add them up; times in the customer's zone, ISO 8601 with the offset."""
     out = io.StringIO()
@@ -108,7 +119,7 @@ def transfers_csv(orders: Iterable[RemittanceOrder], *, tz: tzinfo) -> str:
                 order_reference(o.pk),
                 timezone.localtime(o.created_at, tz).isoformat(timespec="seconds"),
                 status_text(o.status),
-                _cell(recipient_label(o.recipient)),
+                _cell(recipient_label(o.recipient, (labels or {}).get(o.beneficiary_kyc_ref))),
                 _decimal(o.send_minor, o.send_currency),
                 _decimal(o.fee_minor, o.send_currency),
                 _decimal(o.send_minor + o.fee_minor, o.send_currency),

@@ -5,6 +5,7 @@ else is 404, as if it did not exist)."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -19,6 +20,7 @@ from django.views.decorators.http import require_GET
 
 from core.money import Money
 from remittance.models import Customer, RemittanceOrder
+from wallet import selectors
 from wallet.display import user_time_zone
 from wallet.history import HistoryFilterForm, recipient_label, transfers_csv, transfers_for
 from wallet.notices.models import Notification
@@ -56,6 +58,19 @@ def _own_order(request: HttpRequest, order_id: uuid.UUID) -> RemittanceOrder:
     return order
 
 
+def _labels(request: HttpRequest, customer: Customer, kyc_refs: list[str]) -> dict[str, Any]:
+    """Recipients' names and providers (decrypted once per session, with an access-log row)."""
+    return selectors.recipient_labels(customer=customer, session=request.session, kyc_refs=kyc_refs)
+
+
+def _recipient_text(request: HttpRequest, order: RemittanceOrder) -> str:
+    customer = order.customer
+    if customer is None:
+        return recipient_label(order.recipient)
+    label = _labels(request, customer, [order.beneficiary_kyc_ref]).get(order.beneficiary_kyc_ref)
+    return recipient_label(order.recipient, label)
+
+
 def _times_note(request: HttpRequest) -> str:
     zone = str(getattr(user_time_zone(request.user), "key", "Asia/Kuala_Lumpur"))
     return _("Times are shown in your time zone (%(zone)s).") % {"zone": zone}
@@ -76,7 +91,9 @@ def repeat_url(order: RemittanceOrder) -> str:
 @require_GET
 def receipt(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
     order = _own_order(request, order_id)
-    facts = receipt_for(order, tz=user_time_zone(request.user))
+    facts = receipt_for(
+        order, tz=user_time_zone(request.user), recipient=_recipient_text(request, order)
+    )
     verify_url = request.build_absolute_uri(reverse("wallet-verify", args=[order.pk]))
     return render(
         request,
@@ -99,7 +116,12 @@ def receipt_pdf_download(request: HttpRequest, order_id: uuid.UUID) -> HttpRespo
     verify_url = request.build_absolute_uri(reverse("wallet-verify", args=[order.pk]))
     language = pdf_language(translation.get_language())
     with translation.override(language):
-        facts = receipt_for(order, tz=user_time_zone(request.user), language=language)
+        facts = receipt_for(
+            order,
+            tz=user_time_zone(request.user),
+            language=language,
+            recipient=_recipient_text(request, order),
+        )
         body = receipt_pdf(facts, verify_url=verify_url, times_note=_times_note(request))
     response = HttpResponse(body, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="receipt-{facts.reference}.pdf"'
@@ -182,15 +204,23 @@ def proof_json(request: HttpRequest, order_id: uuid.UUID) -> JsonResponse:
 @require_GET
 def history(request: HttpRequest) -> HttpResponse:
     customer = _customer(request)
-    form = HistoryFilterForm(request.GET or None, customer=customer)
+    recipients = list(customer.recipients.all())
+    labels = _labels(request, customer, [r.kyc_ref for r in recipients])
+    form = HistoryFilterForm(request.GET or None, customer=customer, labels=labels)
     filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
     orders = transfers_for(
         customer, status=filters.get("status", ""), recipient=filters.get("recipient", "")
     )
     page = Paginator(orders, 25).get_page(request.GET.get("page"))
     tz = user_time_zone(request.user)
+    labels.update(_labels(request, customer, [o.beneficiary_kyc_ref for o in page]))
     rows = [
-        (o, receipt_for(o, tz=tz, with_ledger=False), recipient_label(o.recipient), repeat_url(o))
+        (
+            o,
+            receipt_for(o, tz=tz, with_ledger=False),
+            recipient_label(o.recipient, labels.get(o.beneficiary_kyc_ref)),
+            repeat_url(o),
+        )
         for o in page
     ]
     query = urlencode({k: v for k, v in filters.items() if v})
@@ -214,10 +244,13 @@ def history_csv(request: HttpRequest) -> HttpResponse:
     customer = _customer(request)
     form = HistoryFilterForm(request.GET or None, customer=customer)
     filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
-    orders = transfers_for(
-        customer, status=filters.get("status", ""), recipient=filters.get("recipient", "")
+    orders = list(
+        transfers_for(
+            customer, status=filters.get("status", ""), recipient=filters.get("recipient", "")
+        )
     )
-    body = transfers_csv(orders.iterator(), tz=user_time_zone(request.user))
+    labels = _labels(request, customer, sorted({o.beneficiary_kyc_ref for o in orders}))
+    body = transfers_csv(orders, tz=user_time_zone(request.user), labels=labels)
     response = HttpResponse("\ufeff" + body, content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime(timezone.now(), user_time_zone(request.user)).strftime("%Y-%m-%d")
     response["Content-Disposition"] = f'attachment; filename="transfers-{stamp}.csv"'

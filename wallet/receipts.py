@@ -61,7 +61,12 @@ class Receipt:
 
 
 def receipt_for(
-    order: RemittanceOrder, *, tz: tzinfo, language: str | None = None, with_ledger: bool = True
+    order: RemittanceOrder,
+    *,
+    tz: tzinfo,
+    language: str | None = None,
+    with_ledger: bool = True,
+    recipient: str | None = None,
 ) -> Receipt:
     """The receipt's facts, formatted for the active (or given) language and `tz`
     (`with_ledger=False`: without the entries' seqs, one query less, for lists)."""
@@ -89,7 +94,8 @@ def receipt_for(
         mid_rate=rate_text(mid, language=language),
         margin_percent=rate_text(margin.quantize(Decimal("0.01")), language=language),
         receive=money_text(order.receive_minor, order.receive_currency, language=language),
-        recipient=f"{method} {order.recipient.payout_hint if order.recipient else ''}".strip(),
+        recipient=recipient
+        or f"{method} {order.recipient.payout_hint if order.recipient else ''}".strip(),
         sending_bank=order.sending_institution.name,
         receiving_bank=order.receiving_institution.name,
         payout_reference=order.payout_reference,

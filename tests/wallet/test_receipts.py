@@ -54,7 +54,7 @@ def test_receipt_shows_amounts_rate_fee_references_local_times_and_a_qr_code(ais
     assert page.status_code == 200
     body = page.content.decode()
     assert order_reference(delivered.pk) in body
-    for text in ("RM100.00", "RM5.50", "RM105.50", "EP-7781", "Delivered", "MYT"):
+    for text in ("RM100.00", "RM5.50", "RM105.50", "EP-7781", "Delivered", "MYT", "Rukhsana"):
         assert text in body, text
     assert "mid-market" in body and "our margin 1" in body  # the 1 % margin, stated
     assert 'src="data:image/svg+xml' in body
@@ -201,6 +201,7 @@ def test_csv_lists_the_customers_transfers_with_plain_amounts(aisha, corridor, w
     assert row[0] == order_reference(order.pk)
     assert row[1].endswith("+08:00")  # Malaysia time
     assert row[2] == "Delivered"
+    assert row[3].startswith("Rukhsana Bibi Chaudhry · ") and row[3].endswith("••••4567")
     assert row[4:8] == ["100.00", "5.50", "105.50", "MYR"]
     assert row[10] == "PKR"
     assert row[11] == "EP-42"
