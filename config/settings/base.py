@@ -105,6 +105,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "wallet.context_processors.wallet",
+                "wallet.notices.context_processors.notices",  # unread_notices (header badge)
             ],
         },
     },
