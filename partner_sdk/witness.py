@@ -432,8 +432,9 @@ class Witness:
                     return EXIT_ALERT
                 self._wait(deadline, ALERT_REPEAT_SECONDS / 10)
                 continue
+            started = time.monotonic()
             try:
-                busy = self.cycle()
+                catching_up = self.cycle()
                 failures = 0
             except CheckFailed as failure:
                 self._halt(failure)
@@ -453,8 +454,8 @@ class Witness:
                 continue
             if once:
                 break
-            if not busy:
-                self._wait(deadline, self.interval)
+            if not catching_up:  # poll at a steady rate; a catch-up goes on at once
+                self._wait(deadline, self.interval - (time.monotonic() - started))
         return EXIT_OK
 
     def _wait(self, deadline: float | None, seconds: float) -> None:
@@ -465,18 +466,18 @@ class Witness:
     def cycle(self) -> bool:
         """One round: post pending cosignatures, verify and cosign the latest checkpoint if it
         is new, compare with the other witnesses (each round with a new checkpoint, else every
-        GOSSIP_IDLE_SECONDS). True if there was a new checkpoint."""
+        GOSSIP_IDLE_SECONDS). True while catching up (a page or more was new): the next round
+        should start at once rather than after the poll interval."""
         self._post_pending()
         seen = self._fetch_checkpoint()
-        busy = seen is not None and seen.checkpoint.size > self.state.verified.size
-        if busy:
-            assert seen is not None
+        new = 0 if seen is None else seen.checkpoint.size - self.state.verified.size
+        if seen is not None and new > 0:
             self._advance(seen)
-        if busy or time.monotonic() - self._last_gossip >= GOSSIP_IDLE_SECONDS:
+        if new > 0 or time.monotonic() - self._last_gossip >= GOSSIP_IDLE_SECONDS:
             self._gossip()
             self._last_gossip = time.monotonic()
         self._post_pending()
-        return busy
+        return new >= PAGE
 
     def _hub(self, call: Callable[[], T]) -> T:
         """A hub call whose malformed answer (missing field, bad base64) is a glitch to retry,

@@ -505,12 +505,12 @@ def test_a_rewritten_entry_already_cosigned_is_refused_with_the_failing_proof(hu
 def test_new_entries_that_do_not_give_the_checkpoints_root_are_refused(hub, witnesses):
     witness = witnesses("TMB-PK", "--fail-fast")
     cosigned = _honest_start(hub, witness)
-    hub.log.grow(30)
-    # the checkpoint and proof are the honest ones; the entries served are not
+    # the checkpoint and proof are of the honest log grown by 30; the entries served are not
+    grown = hub.log.copy()
+    grown.grow(30)
     shown = hub.log.copy()
-    shown.leaves = hub.log.leaves[:cosigned]
     shown.grow(30, tag="other-")
-    hub.views["TMB-PK"] = _Mixed(hub.log, shown)
+    hub.views["TMB-PK"] = _Mixed(grown, shown)
     assert witness.wait() == EXIT_ALERT
     evidence = witness.evidence()
     assert _report(evidence)["kind"] == "root_mismatch"
@@ -573,8 +573,9 @@ def test_a_truncated_log_is_refused_and_the_alert_stands_until_cleared(hub, witn
     witness = witnesses("PARTNER-MY")
     cosigned = _honest_start(hub, witness)
     honest = hub.log
-    hub.log = honest.copy()
-    hub.log.leaves = honest.leaves[: cosigned - 10]
+    truncated = honest.copy()
+    truncated.leaves = honest.leaves[: cosigned - 10]
+    hub.log = truncated
     wait_for(lambda: witness.state().halted, proc=witness)
     evidence = witness.evidence()
     assert _report(evidence)["kind"] == "log_truncated"
@@ -619,16 +620,18 @@ def test_a_truncated_log_is_refused_and_the_alert_stands_until_cleared(hub, witn
 def test_an_entry_with_a_bad_signature_is_refused(hub, witnesses):
     witness = witnesses("TMB-PK", "--fail-fast")
     cosigned = _honest_start(hub, witness)
-    hub.log.grow(3)
-    bad = hub.log.leaves[cosigned + 1]
+    tampered = hub.log.copy()
+    tampered.grow(3)
+    bad = tampered.leaves[cosigned + 1]
     signature = json.loads(bad)["sig"]
     flipped = ("B" if signature[0] == "A" else "A") + signature[1:]
-    hub.log.leaves[cosigned + 1] = bad.replace(signature.encode(), flipped.encode())
+    tampered.leaves[cosigned + 1] = bad.replace(signature.encode(), flipped.encode())
+    hub.log = tampered
     assert witness.wait() == EXIT_ALERT
     evidence = witness.evidence()
     report = _report(evidence)
     assert report["kind"] == "bad_entry" and f"seq={cosigned + 1}" in report["reason"]
-    assert (evidence / "entry.json").read_bytes() == hub.log.leaves[cosigned + 1]
+    assert (evidence / "entry.json").read_bytes() == tampered.leaves[cosigned + 1]
 
 
 # --- keys come from the log ------------------------------------------------------------------
