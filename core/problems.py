@@ -134,5 +134,18 @@ def handler400(request: HttpRequest, exception: Exception | None = None) -> Json
     return _plain_problem(400, "bad_request", "Bad request")
 
 
-def handler403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Problem JSON for the API; the admin's own page for a signed-in member of staff (the
+    admin is server-rendered: a raw JSON body there reads as a crash)."""
+    if request.path.startswith("/admin/"):
+        from django.contrib import admin
+        from django.template.response import TemplateResponse
+
+        context = {
+            **admin.site.each_context(request),
+            "title": "Permission denied",
+            "exception_message": "Your role does not include this page or action.",
+        }
+        response = TemplateResponse(request, "admin/403.html", context, status=403)
+        return response.render()
     return _plain_problem(403, "permission_denied", "Permission denied")

@@ -1,16 +1,14 @@
-"""Orders for operations and compliance staff: history, held orders (release or reject with a
-reason, audited through the status-change rows and the ledger)."""
+"""Orders for operations and compliance staff: history and status changes, money in major
+units. Held orders are decided with four eyes (compliance/admin.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib import admin
 from django.http import HttpRequest
 
-from core.errors import DomainError
-from institutions.admin_base import staff_actor
+from core.money import Money
 from remittance.models import (
     CorridorPricing,
     Customer,
@@ -19,7 +17,6 @@ from remittance.models import (
     Recipient,
     RemittanceOrder,
 )
-from remittance.services.orders import order_hold_decide
 
 
 class StatusChangeInline(admin.TabularInline):
@@ -35,70 +32,94 @@ class StatusChangeInline(admin.TabularInline):
 
 @admin.register(RemittanceOrder)
 class RemittanceOrderAdmin(admin.ModelAdmin):
+    """Read-only (no Save): a held order is released or rejected through a four-eyes
+    proposal (compliance/admin.py adds those actions)."""
+
     list_display = (
         "id",
         "status",
+        "hold_reason",
         "sending_institution",
         "receiving_institution",
-        "send_minor",
-        "send_currency",
+        "send",
+        "receive",
         "created_at",
         "updated_at",
     )
-    list_filter = ("status", "sending_institution", "receiving_institution")
+    list_filter = ("status", "hold_reason", "sending_institution", "receiving_institution")
     search_fields = ("=id", "=payout_reference", "=sender_kyc_ref", "=beneficiary_kyc_ref")
     inlines = [StatusChangeInline]
-    actions = ["release_held", "reject_held"]
     show_full_result_count = False
+    fields = (
+        "id",
+        "status",
+        "hold_reason",
+        "reason_code",
+        "sending_institution",
+        "receiving_institution",
+        "send",
+        "fee",
+        "receive",
+        "rate",
+        "payout_method",
+        "payout_reference",
+        "sender_kyc_ref",
+        "beneficiary_kyc_ref",
+        "customer",
+        "recipient",
+        "quote",
+        "source_account",
+        "pending_transfer_id",
+        "submitted_statement_ref",
+        "created_at",
+        "submitted_at",
+        "accepted_at",
+        "credited_at",
+        "updated_at",
+    )
+    readonly_fields = fields
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in self.model._meta.fields]
+    @admin.display(description="sends", ordering="send_minor")
+    def send(self, obj: RemittanceOrder) -> str:
+        return str(Money.from_minor(obj.send_minor, obj.send_currency))
+
+    @admin.display(description="fee")
+    def fee(self, obj: RemittanceOrder) -> str:
+        return str(Money.from_minor(obj.fee_minor, obj.send_currency))
+
+    @admin.display(description="recipient gets", ordering="receive_minor")
+    def receive(self, obj: RemittanceOrder) -> str:
+        return str(Money.from_minor(obj.receive_minor, obj.receive_currency))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def _decide(self, request: HttpRequest, queryset: QuerySet, release: bool) -> None:
-        reason = request.POST.get("reason") or (
-            "released after review" if release else "rejected after review"
-        )
-        for order in queryset:
-            try:
-                order_hold_decide(
-                    order_id=order.pk,
-                    release=release,
-                    actor=staff_actor(request),
-                    reason=reason,
-                )
-            except DomainError as exc:
-                self.message_user(request, f"{order.pk}: {exc.detail}", messages.ERROR)
-            else:
-                self.message_user(request, f"{order.pk}: {'released' if release else 'rejected'}")
-
-    @admin.action(description="Release held orders to the receiving bank")
-    def release_held(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._decide(request, queryset, release=True)
-
-    @admin.action(description="Reject held orders and refund the sender")
-    def reject_held(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._decide(request, queryset, release=False)
-
 
 @admin.register(Quote)
 class QuoteAdmin(admin.ModelAdmin):
-    list_display = (
-        "id",
-        "institution",
-        "send_minor",
-        "send_currency",
-        "receive_minor",
-        "receive_currency",
-        "rate",
-        "expires_at",
-    )
+    list_display = ("id", "institution", "send", "fee", "receive", "rate", "expires_at")
     list_filter = ("institution",)
+
+    @admin.display(description="sends")
+    def send(self, obj: Quote) -> str:
+        return str(Money.from_minor(obj.send_minor, obj.send_currency))
+
+    @admin.display(description="fee")
+    def fee(self, obj: Quote) -> str:
+        return str(Money.from_minor(obj.fee_minor, obj.send_currency))
+
+    @admin.display(description="recipient gets")
+    def receive(self, obj: Quote) -> str:
+        return str(Money.from_minor(obj.receive_minor, obj.receive_currency))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

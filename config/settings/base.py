@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "kyc",
     "settlement",
     "remittance",
+    "compliance",
     "wallet",
     "wallet.notices",
 ]

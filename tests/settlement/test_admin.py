@@ -26,7 +26,30 @@ def ops(client):
     return client
 
 
-def test_window_pages_close_settle_and_export(ops, corridor):
+@pytest.fixture
+def checker():
+    """A second operator: settling and limits need four eyes (compliance/services/four_eyes.py)."""
+    from django.test import Client
+
+    user = get_user_model().objects.create_superuser("ops2", "ops2@example.com", "pw-ops2-123")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def approve_latest(checker) -> None:
+    from compliance.models import Proposal
+
+    proposal = Proposal.objects.filter(status="pending").latest("proposed_at")
+    response = checker.post(
+        f"/admin/compliance/proposal/{proposal.pk}/decide/", {"approve": "1", "note": ""}
+    )
+    assert response.status_code == 302, response.content
+    proposal.refresh_from_db()
+    assert proposal.status == "approved", proposal.outcome
+
+
+def test_window_pages_close_settle_and_export(ops, checker, corridor):
     credited_order(corridor, "1000.00")
     window = SettlementWindow.objects.get(status="open")
     assert ops.get("/admin/settlement/settlementwindow/").status_code == 200
@@ -45,16 +68,21 @@ def test_window_pages_close_settle_and_export(ops, corridor):
     ].startswith("text/csv")
     xml = ops.get(f"/admin/settlement/settlementwindow/{window.pk}/instructions.xml")
     assert xml.status_code == 200 and b"pacs.008.001.08" in xml.content
-    settled = ops.post(
+    proposed = ops.post(
         f"/admin/settlement/settlementwindow/{window.pk}/settle/",
-        {"settlement_rate": "63.5", "rate_source": "treasury"},
+        {"settlement_rate": "63.5", "rate_source": "treasury", "reason": "EOD", "confirm": "1"},
     )
-    assert settled.status_code == 302
+    assert proposed.status_code == 302
+    window.refresh_from_db()
+    assert window.status == "closed"  # proposed, not settled: a second person approves
+    approve_latest(checker)
     window.refresh_from_db()
     assert window.status == "settled" and window.rate_source == "treasury"
+    again = ops.get(f"/admin/settlement/settlementwindow/{window.pk}/settle/", follow=True)
+    assert b"already settled" in again.content
 
 
-def test_liquidity_limit_admin_shows_usage(ops, corridor):
+def test_liquidity_limit_admin_shows_usage(ops, checker, corridor):
     partner = corridor.network.partner.institution
     LiquidityLimit.objects.filter(institution=partner).delete()  # configure it from scratch
     warned = ops.get("/admin/settlement/liquiditylimit/")
@@ -72,6 +100,8 @@ def test_liquidity_limit_admin_shows_usage(ops, corridor):
         },
     )
     assert response.status_code == 302, response.content
+    assert not LiquidityLimit.objects.filter(institution=partner).exists()  # proposed only
+    approve_latest(checker)
     assert LiquidityLimit.objects.get(institution=partner).amount_minor == 150_000
     credited_order(corridor, "1300.00")
     page = ops.get("/admin/settlement/liquiditylimit/")

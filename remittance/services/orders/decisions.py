@@ -115,7 +115,7 @@ def order_hold_decide(
     if order.status != S.HELD:
         raise InvalidTransition(f"order is {order.status}, not held")
     if release:
-        _hold_clear(order, "screening", actor=actor, reason=reason)
+        _hold_clear(order, ("screening", "monitoring"), actor=actor, reason=reason)
         if "liquidity" in order.hold_reason:
             _liquidity_release(order, actor=actor)
         order.save(update_fields=_RELEASED_FIELDS)
@@ -135,12 +135,14 @@ def order_hold_decide(
     return order
 
 
-def _hold_clear(order: RemittanceOrder, why: str, *, actor: str, reason: str) -> None:
-    """Drop one hold reason; with none left the order goes on to the receiving bank."""
-    remaining = [r for r in order.hold_reason.split(",") if r and r != why]
+def _hold_clear(order: RemittanceOrder, whys: tuple[str, ...], *, actor: str, reason: str) -> None:
+    """Drop hold reasons; with none left the order goes on to the receiving bank."""
+    cleared = [r for r in order.hold_reason.split(",") if r in whys]
+    remaining = [r for r in order.hold_reason.split(",") if r and r not in whys]
     order.hold_reason = ",".join(remaining)
     if remaining:
         return
+    why = ",".join(cleared) or whys[0]
     ref = _operator_states("order.released", {"order_id": str(order.id), "reason": why}, order)
     order_move(order, S.SUBMITTED, actor=actor, reason=reason, statement_ref=ref)
     order.submitted_at = timezone.now()  # the receiving bank's clock starts now
@@ -161,7 +163,7 @@ def _liquidity_release(order: RemittanceOrder, *, actor: str) -> bool:
     )
     liquidity_recheck(sending_institution=order.sending_institution, currency=total.currency)
     order.pending_transfer_id = funds.transfer_id(order.id, "reserve")
-    _hold_clear(order, "liquidity", actor=actor, reason="liquidity headroom restored")
+    _hold_clear(order, ("liquidity",), actor=actor, reason="liquidity headroom restored")
     return True
 
 
@@ -223,6 +225,7 @@ def orders_mark_settled(*, order_ids: list) -> int:
         status=S.SETTLED, updated_at=timezone.now()
     )
     return len(orders)
+
 
 SENDER_CANCELLED = "sender_cancelled"
 
