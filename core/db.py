@@ -114,3 +114,80 @@ def _array_type(field: models.Field) -> tuple[str, Any]:
         return "bytea", lambda value: None if value is None else bytes(value)
     db_type = field.db_type(connection) or "text"
     return re.sub(r"\(.*\)", "", db_type).strip(), None
+
+
+# --- COPY ------------------------------------------------------------------------------------
+
+# PostgreSQL types for COPY … (FORMAT BINARY), by Django field type.
+_COPY_TYPES = {
+    "BigIntegerField": "int8",
+    "IntegerField": "int4",
+    "PositiveIntegerField": "int4",
+    "PositiveSmallIntegerField": "int2",
+    "SmallIntegerField": "int2",
+    "BinaryField": "bytea",
+    "CharField": "text",
+    "TextField": "text",
+    "DateTimeField": "timestamptz",
+    "DateField": "date",
+    "UUIDField": "uuid",
+    "BooleanField": "bool",
+    "DecimalField": "numeric",
+    "ForeignKey": "int8",
+}
+
+
+def rows_copy(
+    model: type[models.Model],
+    columns: Sequence[str],
+    rows: Any,
+    *,
+    binary: bool = False,
+    batch_size: int = 5000,
+) -> int:
+    """Append `rows` (tuples in `columns` order, values as the database takes them) to the
+    model's table in one round trip: COPY on PostgreSQL — the cheapest way in, with no
+    per-field preparation, for the integrator's entries and tree nodes, a ledger batch's
+    transfers and an imported bank statement's lines — else `bulk_create` in batches.
+    `binary` uses COPY's binary format (the column types from the model's fields). Returns
+    how many rows were written. Plain rows only: no signals, no defaults filled in."""
+    count = 0
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(model._meta.db_table)
+        names = ", ".join(connection.ops.quote_name(c) for c in columns)
+        sql = f"COPY {table} ({names}) FROM STDIN" + (" (FORMAT BINARY)" if binary else "")
+        with (
+            connection.cursor() as cursor,
+            connection.wrap_database_errors,
+            cursor.cursor.copy(sql) as copy,
+        ):
+            if binary:
+                copy.set_types(
+                    [
+                        _COPY_TYPES[
+                            model._meta.get_field(_field_name(model, c)).get_internal_type()
+                        ]
+                        for c in columns
+                    ]
+                )
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+        return count
+    batch: list[models.Model] = []
+    for row in rows:
+        batch.append(model(**dict(zip(columns, row, strict=True))))
+        count += 1
+        if len(batch) >= batch_size:
+            model._default_manager.bulk_create(batch)
+            batch.clear()
+    model._default_manager.bulk_create(batch)
+    return count
+
+
+def _field_name(model: type[models.Model], column: str) -> str:
+    """The field a column belongs to (`window_id` → `window`)."""
+    for field in model._meta.concrete_fields:
+        if field.column == column:
+            return field.name
+    return column

@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core import events
-from core.db import objs_insert
+from core.db import objs_insert, rows_copy
 from core.errors import Conflict, DomainError, InvalidSignature
 from core.tasks import task_request
 from institutions.models import Institution, SigningKey
@@ -305,8 +305,8 @@ def _integrate_batch(*, limit: int) -> tuple[int, int, int]:
         leaf = _entry_leaf(seq, bytes(statement), bytes(signature))
         entries.append((seq, leaf, kind, signer, _key_id_of(bytes(statement)), subject, ref, now))
         nodes.extend(tree.append(merkle.leaf_hash(leaf))[1:])  # level 0: see tree_nodes_get
-    _insert_rows(Entry, ENTRY_COLUMNS, entries)
-    _insert_rows(TreeNode, ("level", "index", "hash"), nodes)
+    rows_copy(Entry, ENTRY_COLUMNS, entries, binary=True)
+    rows_copy(TreeNode, ("level", "index", "hash"), nodes, binary=True)
     _delete_queued([r[0] for r in rows])
     checkpoint_publish(tree=tree)
     return len(rows), size, size + len(rows) - 1
@@ -322,36 +322,6 @@ ENTRY_COLUMNS = (
     "statement_ref",
     "integrated_at",
 )
-
-
-_PG_TYPES = {
-    "BigIntegerField": "int8",
-    "PositiveSmallIntegerField": "int2",
-    "BinaryField": "bytea",
-    "CharField": "text",
-    "DateTimeField": "timestamptz",
-}
-
-
-def _insert_rows(model: Any, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """Append rows in one round trip: COPY on PostgreSQL (Django's bulk_create spends more
-    time building SQL than the database spends inserting), bulk_create elsewhere."""
-    if not rows:
-        return
-    if connection.vendor == "postgresql":
-        table = model._meta.db_table
-        names = ", ".join(f'"{c}"' for c in columns)
-        types = [_PG_TYPES[model._meta.get_field(c).get_internal_type()] for c in columns]
-        with connection.cursor() as cursor:
-            raw = cursor.cursor  # the psycopg cursor behind Django's wrapper
-            with raw.copy(f'COPY "{table}" ({names}) FROM STDIN (FORMAT BINARY)') as copy:
-                copy.set_types(types)
-                for row in rows:
-                    copy.write_row(row)
-        return
-    model.objects.bulk_create(
-        [model(**dict(zip(columns, row, strict=True))) for row in rows], batch_size=500
-    )
 
 
 def _delete_queued(ids: list[int]) -> None:

@@ -31,6 +31,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.db import rows_copy
 from core.errors import Conflict, DomainError
 from core.money import Money
 from institutions.models import Currency, Institution
@@ -759,15 +760,11 @@ def _transfers_insert(transfers: list[Transfer]) -> None:
     if connection.vendor != "postgresql":
         Transfer.objects.bulk_create(transfers)
         return
-    table = connection.ops.quote_name(Transfer._meta.db_table)
-    columns = ", ".join(_COPY_COLUMNS)
-    with (
-        connection.cursor() as cursor,
-        connection.wrap_database_errors,
-        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
-    ):
-        for transfer in transfers:
-            copy.write_row([getattr(transfer, column) for column in _COPY_COLUMNS])
+    rows_copy(
+        Transfer,
+        _COPY_COLUMNS,
+        ([getattr(transfer, column) for column in _COPY_COLUMNS] for transfer in transfers),
+    )
     for transfer in transfers:
         transfer._state.adding = False
         transfer._state.db = connection.alias

@@ -30,6 +30,7 @@ from xml.etree import ElementTree
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.db import rows_copy
 from core.errors import Conflict, DomainError
 from core.money import MoneyError, minor_units
 from institutions.models import Institution
@@ -223,27 +224,7 @@ _LINE_COLUMNS = (
 
 
 def _lines_load(import_id: int, lines: Iterator[Line]) -> int:
-    count = 0
-    if connection.vendor == "postgresql":
-        table = StatementLine._meta.db_table
-        with (
-            connection.cursor() as cursor,
-            connection.wrap_database_errors,
-            cursor.cursor.copy(f"COPY {table} ({', '.join(_LINE_COLUMNS)}) FROM STDIN") as copy,
-        ):
-            for line in lines:
-                copy.write_row((import_id, *line))
-                count += 1
-        return count
-    batch: list[StatementLine] = []
-    for line in lines:
-        batch.append(StatementLine(statement_import_id=import_id, **line._asdict()))
-        count += 1
-        if len(batch) >= 5000:
-            StatementLine.objects.bulk_create(batch)
-            batch.clear()
-    StatementLine.objects.bulk_create(batch)
-    return count
+    return rows_copy(StatementLine, _LINE_COLUMNS, ((import_id, *line) for line in lines))
 
 
 def _breaks_match(imported: StatementImport, fmt: StatementFormat) -> None:
