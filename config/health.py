@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
 from config.celery import app as celery_app
+from remittance.audit.selectors import audit_summary
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -32,6 +35,15 @@ def _broker_ok() -> tuple[bool, str]:
         return False, type(exc).__name__
 
 
+def _audit_detail() -> dict[str, Any]:
+    """The latest invariant audit (remittance/audit): shown, never a reason to leave rotation —
+    a breach is for the operator to investigate, not for the load balancer."""
+    try:
+        return audit_summary()
+    except Exception as exc:
+        return {"status": "unknown", "error": type(exc).__name__}
+
+
 def readyz(request: HttpRequest) -> JsonResponse:
     db_ok, db_detail = _database_ok()
     broker_ok, broker_detail = _broker_ok()
@@ -40,6 +52,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
         {
             "status": "ok" if ready else "unavailable",
             "checks": {"database": db_detail, "broker": broker_detail},
+            "audit": _audit_detail() if db_ok else {"status": "unknown"},
         },
         status=200 if ready else 503,
     )

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "kyc",
     "settlement",
     "remittance",
+    "remittance.audit",
     "compliance",
     "wallet",
     "wallet.notices",
@@ -354,6 +355,14 @@ ORDER_CREDIT_TIMEOUT_SECONDS = int(env("ORDER_CREDIT_TIMEOUT_SECONDS", "3600") o
 CELERY_BEAT_SCHEDULE["orders-expire-due"] = {
     "task": "remittance.tasks.expire_due_orders",
     "schedule": timedelta(seconds=30),
+}
+# The invariant auditor (remittance/audit, docs/operations.md): every few minutes, in one
+# snapshot; a reservation may outlive its order's deadline by the expiry sweep's period.
+AUDIT_INTERVAL_SECONDS = int(env("AUDIT_INTERVAL_SECONDS", "300") or 300)
+AUDIT_DEADLINE_GRACE_SECONDS = int(env("AUDIT_DEADLINE_GRACE_SECONDS", "120") or 120)
+CELERY_BEAT_SCHEDULE["audit-invariants"] = {
+    "task": "remittance.audit.tasks.audit_invariants",
+    "schedule": timedelta(seconds=AUDIT_INTERVAL_SECONDS),
 }
 
 # KYC (docs/compliance.md says where each default comes from).

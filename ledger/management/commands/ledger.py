@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ledger.integrity import log_verify
@@ -45,6 +46,10 @@ class Command(BaseCommand):
             "when the check starts (entries integrated meanwhile are left for the next run)",
         )
         sub.add_parser("replay", help="rebuild every balance from the log and compare")
+        audit = sub.add_parser(
+            "audit", help="every invariant of orders, money, settlement and the log (`audit`)"
+        )
+        audit.add_argument("--full-log", action="store_true")
         sub.add_parser("integrate", help="sequence queued statements now")
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
@@ -92,6 +97,11 @@ class Command(BaseCommand):
                 self.stderr.write(f"DIFF {line}")
             raise SystemExit(1)
         self.stdout.write("OK every balance equals the replay of the log")
+
+    def _audit(self, *, full_log: bool = False, **_: Any) -> None:
+        # The auditor reads orders and settlement too, so it lives above the ledger
+        # (remittance/audit, `manage.py audit`); called by name, the ledger imports nothing of it.
+        call_command("audit", full_log=full_log, stdout=self.stdout, stderr=self.stderr)
 
     def _integrate(self, **_: Any) -> None:
         self.stdout.write(f"integrated {ledger_integrate()} statement(s)")
