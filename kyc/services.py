@@ -22,7 +22,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -575,7 +575,7 @@ def tier_limits(*, record: KycRecord, corridor_code: str) -> Limits:
     """Sending limits for a record on a corridor, in the corridor's source currency, from
     `KYC_TIER_LIMITS`. A record that is not `verified` (or is held, or erased) may send
     nothing: all three limits are zero."""
-    config = settings.KYC_TIER_LIMITS.get(corridor_code)
+    config = cast(dict[str, Any], settings.KYC_TIER_LIMITS).get(corridor_code)
     if config is None:
         corridor = Corridor.objects.filter(code=corridor_code).first()
         raise NotFound(

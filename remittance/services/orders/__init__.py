@@ -3,7 +3,8 @@
 | module | job |
 |---|---|
 | `states.py` | the transition map and `order_transition`, the only function that moves an order's status (the database refuses any other move) |
-| `submit.py` | a sending institution's submits, batched (group commit) |
+| `submit.py` | a sending institution's submits, batched (group commit): the batch and its writes |
+| `submit_checks.py` | a submit batch's reads and checks, each request as if alone |
 | `answers.py` | the receiving institution's accepts and credits (batched) and rejects |
 | `decisions.py` | refunds, expiry, compliance's hold decisions, liquidity release, settled |
 | `batch.py` | the batch driver submits and answers share: retries, redo, stored refusals, Idempotency-Keys in the batch's transaction |
