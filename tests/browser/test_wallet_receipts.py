@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -167,6 +169,10 @@ def test_receipt_pdf_downloads(live_server, page_at, transfers):
     download.value.save_as(target)
     assert target.read_bytes().startswith(b"%PDF-")
     assert order_reference(delivered.pk) in download.value.suggested_filename
+    if shutil.which("pdftoppm"):  # poppler-utils: the first page as a PNG to look at
+        png = target.with_suffix("")
+        subprocess.run(["pdftoppm", "-png", "-r", "80", "-singlefile", target, png], check=True)
+        assert png.with_suffix(".png").stat().st_size > 10_000
 
 
 def test_a_customer_cannot_open_another_customers_receipt(

@@ -110,6 +110,7 @@
     if (detail) {
       const small = document.createElement("span");
       small.className = "muted detail";
+      small.dir = "ltr";
       small.textContent = " " + detail;
       item.append(small);
     }
