@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -97,6 +98,10 @@ class Command(BaseCommand):
         integrated = ledger_integrate()
         self.stdout.write(f"ledger: {integrated} statement(s) integrated")
         self._witnesses(demo_dir)
+        # the compliance console's demo (logins per role, sample lists, a held transfer): by
+        # name, since remittance may not import compliance (DESIGN.md §2)
+        call_command("seed_compliance_demo", stdout=self.stdout)
+        ledger_integrate()
         self.stdout.write(self.style.SUCCESS("demo network ready"))
 
     def _institution(self, spec: dict[str, Any], demo_dir: Path) -> None:
