@@ -373,6 +373,22 @@ class HubClient:
     def get_order(self, order_id: str) -> dict:
         return self._json("GET", f"/orders/{order_id}")
 
+    # --- name checks (receiving bank) ---
+
+    def get_name_check(self, check_id: str) -> dict:
+        """What a sending bank asks about: `{"id", "status", "account": {"type", "identifier"},
+        …}` (webhook `name_check.requested` carries only the id)."""
+        return self._json("GET", f"/name-checks/{check_id}")
+
+    def answer_name_check(self, check_id: str, *, account_title: str | None) -> dict:
+        """The account's title as the bank holds it, or None: no such account."""
+        body: dict[str, Any] = (
+            {"result": "matched", "account_title": account_title}
+            if account_title
+            else {"result": "not_found"}
+        )
+        return self._json("POST", f"/name-checks/{check_id}/answer", json_body=body)
+
     def list_orders(
         self,
         status: str | None = None,

@@ -12,6 +12,9 @@ the beneficiary's KYC record (`beneficiary_check`; 404/409/501 tolerated while t
 unavailable to it), accepts — or rejects with `beneficiary_check_failed` at `--reject-rate` —
 credits its own little wallet book (by `beneficiary_kyc_ref`, Decimal strings, persisted to
 var/simulator/<CODE>.json) and confirms with `credit` and its own payout reference.
+For `name_check.requested` it reads the check (`GET /name-checks/{id}`) and answers with the
+title it holds for that number (`account_title`: made up, stable per number; none for a
+number ending in 0000).
 
 Failure modes, each at `--fail-rate`: `timeout` (acts, then answers only after the hub's
 timeout, so the hub retries and the retry is deduped), `http500` (answers 500 without acting, so
@@ -322,6 +325,9 @@ class Simulator:
 
     def handle(self, job: Job) -> None:
         data = job.data
+        if job.event_type == "name_check.requested":
+            self._name_check(str(data.get("check_id", "")))
+            return
         if job.event_type != "order.submitted":
             logger.info("%s for %s: noted", job.event_type, data.get("order_id"))
             return
@@ -339,6 +345,16 @@ class Simulator:
         finally:
             with self._seen_lock:
                 self._active.discard(order_id)
+
+    def _name_check(self, check_id: str) -> None:
+        """Say whose wallet or account it is: the title this simulated bank holds for it
+        (`account_title`), or no such account for a number ending in 0000."""
+        try:
+            check = self.client.get_name_check(check_id)
+            identifier = str(check["account"]["identifier"])
+            self.client.answer_name_check(check_id, account_title=account_title(identifier))
+        except HubError as exc:
+            logger.warning("name check %s not answered: %s", check_id, exc)
 
     def _process(self, order_id: str, data: dict[str, Any]) -> None:
         if self.config.latency_ms:
@@ -424,6 +440,42 @@ class Simulator:
     def _flush_book(self) -> None:
         while not self._stop.wait(BOOK_FLUSH_SECONDS):
             self.book.flush()
+
+
+TITLE_GIVEN = (
+    "ALI",
+    "BILAL",
+    "FATIMA",
+    "HAMZA",
+    "MARYAM",
+    "OMAR",
+    "SANA",
+    "USMAN",
+    "ZARA",
+    "AYESHA",
+)
+TITLE_FAMILY = (
+    "RAZA",
+    "KHAN",
+    "AHMED",
+    "IQBAL",
+    "SHAH",
+    "HUSSAIN",
+    "MALIK",
+    "BUTT",
+    "ANWAR",
+    "ASLAM",
+)
+
+
+def account_title(identifier: str) -> str | None:
+    """The simulated bank's title for an account: made up, but the same for the same number;
+    None (no such account) for a number ending in 0000."""
+    digits = "".join(ch for ch in identifier if ch.isdigit())
+    if digits.endswith("0000"):
+        return None
+    n = int(digits[-6:] or "0")
+    return f"{TITLE_GIVEN[n % 10]} {TITLE_FAMILY[(n // 10) % 10]}"
 
 
 class _Server(ThreadingHTTPServer):

@@ -23,6 +23,8 @@ from settlement.rates import fx_rate_current
 
 CORRIDOR = "MY-PK"
 LABELS = "wallet_recipient_labels"
+# A wallet recorded by its bank's code shows as the wallet brand customers know.
+BRANDS = {"TMB-PK": "Easypaisa"}
 
 
 def customer_of(user: Any) -> Customer | None:
@@ -64,6 +66,7 @@ def recipient_labels(
                 part for part in (data["name"].get("given"), data["name"].get("family")) if part
             )
             provider = str(data.get("account", {}).get("institution", ""))
+            provider = BRANDS.get(provider, provider)
             cached[record.kyc_ref] = [name, provider, str(data.get("relationship", ""))]
         session[LABELS] = cached
     return {ref: RecipientLabel(*cached[ref]) for ref in kyc_refs if ref in cached}
@@ -149,6 +152,8 @@ class Estimate:
     mid_rate: Decimal
     margin_percent: Decimal
     fee_percent: Decimal
+    fee_fixed: Money
+    fee_rate_percent: Decimal
     delivery_estimate: str
     min_send: Money
     max_send: Money
@@ -182,9 +187,25 @@ def estimate(*, amount: Decimal, currency: str) -> Estimate | None:
         fee_percent=(fee.amount * 100 / send.amount).quantize(Decimal("0.1"))
         if send.amount
         else Decimal(0),
+        fee_fixed=Money.from_minor(pricing.fee_fixed_minor, corridor.source_currency_id),
+        fee_rate_percent=Decimal(pricing.fee_bps) / 100,
         delivery_estimate=pricing.delivery_estimate,
         min_send=Money.from_minor(pricing.min_send_minor, corridor.source_currency_id),
         max_send=Money.from_minor(pricing.max_send_minor, corridor.source_currency_id),
+    )
+
+
+def send_range() -> tuple[Money, Money] | None:
+    """The corridor's smallest and largest send amount per transfer."""
+    pricing = (
+        CorridorPricing.objects.select_related("corridor").filter(corridor__code=CORRIDOR).first()
+    )
+    if pricing is None:
+        return None
+    currency = pricing.corridor.source_currency_id
+    return (
+        Money.from_minor(pricing.min_send_minor, currency),
+        Money.from_minor(pricing.max_send_minor, currency),
     )
 
 

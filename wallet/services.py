@@ -212,6 +212,7 @@ def recipient_save(
     customer: Customer,
     check: NameCheck,
     data: dict[str, Any],
+    provider: str = "",
     recipient: Recipient | None = None,
 ) -> Recipient:
     """Save a recipient (new, or `recipient` edited) as a beneficiary KYC record of the
@@ -228,7 +229,8 @@ def recipient_save(
     record_data["account"] = {
         "type": account_type,
         "identifier": identifier,
-        "institution": check.receiving_institution.code,
+        # the wallet's brand (Easypaisa, JazzCash) as the customer chose it, else the bank
+        "institution": provider or check.receiving_institution.code,
     }
     if account_type == "wallet":
         record_data["phone"] = identifier

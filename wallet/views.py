@@ -87,6 +87,8 @@ def home(request: HttpRequest) -> HttpResponse:
             "form": form if form.is_bound else CalculatorForm(),
             "estimate": result,
             "problem": problem,
+            "fee_warning": result is not None
+            and result.fee_percent >= settings.WALLET_FEE_WARNING_PERCENT,
             "tier1": {k: Money.parse(v, "MYR") for k, v in tiers.get("1", {}).items()},
         },
     )
@@ -291,8 +293,13 @@ def recipient_check(request: HttpRequest, check_id: uuid.UUID) -> HttpResponse:
 def recipient_save(request: HttpRequest, check_id: uuid.UUID) -> HttpResponse:
     customer = _customer(request)
     check = _own_check(customer, check_id)
-    recipient_id = request.POST.get("recipient_id") or None
-    recipient = _own_recipient(customer, uuid.UUID(recipient_id)) if recipient_id else None
+    try:
+        recipient_id = (
+            uuid.UUID(request.POST["recipient_id"]) if request.POST.get("recipient_id") else None
+        )
+    except ValueError:
+        raise Http404("no such recipient") from None
+    recipient = _own_recipient(customer, recipient_id) if recipient_id else None
     form = RecipientForm(request.POST)
     if not form.is_valid():
         return render(request, "wallet/recipient_form.html", {"form": form, "recipient": recipient})
@@ -301,21 +308,18 @@ def recipient_save(request: HttpRequest, check_id: uuid.UUID) -> HttpResponse:
         form.add_error(None, _("The number changed after the check. Check the name again."))
         return render(request, "wallet/recipient_form.html", {"form": form, "recipient": recipient})
     data = form.record_data()
-    payout = form.cleaned_data["payout"]
-    data_account_institution = PROVIDERS.get(payout, "")
     try:
-        saved = services.recipient_save(
-            customer=customer, check=check, data=data, recipient=recipient
+        services.recipient_save(
+            customer=customer,
+            check=check,
+            data=data,
+            provider=PROVIDERS.get(form.cleaned_data["payout"], ""),
+            recipient=recipient,
         )
     except WalletRefusal as exc:
         form.add_error(None, exc.detail)
         return render(request, "wallet/recipient_form.html", {"form": form, "recipient": recipient})
-    # the wallet provider the customer chose is shown beside the name
-    labels = dict(request.session.get(selectors.LABELS, {}))
-    given = form.cleaned_data["given"]
-    full = " ".join(p for p in (given, form.cleaned_data["family"]) if p)
-    labels[saved.kyc_ref] = [full, data_account_institution, form.cleaned_data["relationship"]]
-    request.session[selectors.LABELS] = labels
+    full = " ".join(p for p in (form.cleaned_data["given"], form.cleaned_data["family"]) if p)
     messages.success(request, _("%(name)s is saved.") % {"name": full})
     return redirect("wallet-recipients")
 
@@ -336,7 +340,6 @@ def recipient_remove(request: HttpRequest, recipient_id: uuid.UUID) -> HttpRespo
 def _refusal_text(code: str) -> str:
     """What a refusal of the quote or order services means to a customer, and what to do."""
     texts = {
-        "amount_out_of_range": _("We send between RM 10.00 and RM 10,000.00 per transfer."),
         "insufficient_funds": _("Your wallet does not hold enough for this. Top up or send less."),
         "limit_exceeded": _("This is over your sending limit. Send less, or wait until tomorrow."),
         "kyc_not_verified": _("We are still checking your identity. You can send once it is done."),
@@ -401,7 +404,15 @@ def wallet_quote(request: HttpRequest) -> HttpResponse:
             receive_amount=amount if amount.currency != "MYR" else None,
         )
     except DomainError as exc:
-        form.add_error("amount", _refusal_text(exc.code))
+        limits = selectors.send_range()
+        if exc.code == "amount_out_of_range" and limits is not None:
+            form.add_error(
+                "amount",
+                _("We send between %(low)s and %(high)s per transfer. Change the amount.")
+                % {"low": money(limits[0]), "high": money(limits[1])},
+            )
+        else:
+            form.add_error("amount", _refusal_text(exc.code))
         return _send_page(request, customer, form, status=422)
     send_money = Money.from_minor(quote.send_minor, "MYR")
     total = Money.from_minor(quote.send_minor + quote.fee_minor, "MYR")

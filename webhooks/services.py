@@ -118,6 +118,7 @@ EVENT_TYPES = (
     "order.refunded",
     "order.failed",
     "liquidity.threshold",
+    "name_check.requested",
 )
 # Standard Webhooks' schedule after the immediate first attempt; jitter is added on top.
 RETRY_DELAYS = (

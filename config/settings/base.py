@@ -167,7 +167,7 @@ WALLET_SMS_BACKEND = env("WALLET_SMS_BACKEND", "wallet.messaging.ConsoleSms")
 WALLET_CODE_TTL_SECONDS = int(env("WALLET_CODE_TTL_SECONDS", "900") or 900)
 WALLET_CODE_MAX_ATTEMPTS = 5
 # A fee at or above this share of the amount sent is pointed out before confirming.
-WALLET_FEE_WARNING_PERCENT = 3
+WALLET_FEE_WARNING_PERCENT = 5
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

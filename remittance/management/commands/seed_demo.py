@@ -230,6 +230,20 @@ class Command(BaseCommand):
                 continue
             wallet_user_create(username=username, password=f"{username}-demo-pass")
             self.stdout.write(f"wallet user {username} / {username}-demo-pass (RM 2,000.00)")
+        self._wallet_screens()
+
+    def _wallet_screens(self) -> None:
+        """Wallet customers that give every screen something to show (wallet/demo.py)."""
+        from remittance.models import Customer
+        from wallet import demo
+
+        if demo.customer_mid_onboarding() is not None:
+            self.stdout.write(
+                "wallet user nadia@example.com / nadia-demo-pass (identity: needs info)"
+            )
+        aisha = Customer.objects.filter(user__username="aisha").first()
+        if aisha is not None and demo.past_transfers(customer=aisha):
+            self.stdout.write("aisha: past transfers submitted (one cancelled and refunded)")
 
     def _witnesses(self, demo_dir: Path) -> None:
         """The external banks witness the log (partner_sdk/witness.py): the hub expects their
