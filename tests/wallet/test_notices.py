@@ -70,6 +70,7 @@ def test_kyc_needs_info_notifies_the_customer(customer, django_capture_on_commit
     notice = Notification.objects.get()
     assert (notice.user, notice.kind, notice.order) == (customer.user, "needs_info", None)
     assert mail.outbox[0].subject == "We need more information to verify you"
+    assert "/wallet/identity" in mail.outbox[0].body
 
 
 def test_a_customer_without_an_email_gets_the_in_app_notice_only(

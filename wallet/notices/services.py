@@ -77,8 +77,8 @@ def notice_text(notice: Notification) -> NoticeText:
     if order is None:
         return NoticeText(
             _("We need more information to verify you"),
-            _("Please open your profile to see what is missing, then send it to us."),
-            reverse("wallet"),
+            _("Please open your identity page to see what is missing, then send it to us."),
+            reverse("wallet-identity"),
         )
     reference = order_reference(order.pk)
     link = reverse("wallet-order", kwargs={"order_id": order.pk})
