@@ -252,3 +252,15 @@ def test_csv_cells_a_spreadsheet_would_run_are_defused(text):
 
     assert _cell(text) == "'" + text
     assert _cell("EP-1") == "EP-1"
+
+
+def test_the_notices_link_shows_the_unread_count(rf, wallet_customer, delivered):
+    from django.template.loader import render_to_string
+
+    Notification.objects.create(user=wallet_customer.user, kind="delivered", order=delivered)
+    request = rf.get("/wallet/")
+    request.user = wallet_customer.user
+    html = render_to_string(
+        "wallet/receipts/_notices_link.html", notices_context(request), request=request
+    )
+    assert 'href="/wallet/notices"' in html and ">1</span>" in html and "1 unread" in html
