@@ -138,7 +138,7 @@ def test_a_sanctions_list_loads_with_four_eyes_and_every_customer_is_rescreened(
 ):
     listed_ref = beneficiary(wallet_customer.institution, LISTED)  # no list yet: no hit
     assert not Alert.objects.exists()
-    officer, officer_client = staff("compliance_officer")
+    _, officer_client = staff("compliance_officer")
     _, mlro_client = staff("mlro")
     from django.core.files.uploadedfile import SimpleUploadedFile
 
