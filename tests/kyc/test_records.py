@@ -250,7 +250,7 @@ def test_erasure_makes_the_record_unreadable_and_the_ledger_still_verifies(
 @pytest.mark.django_db
 def test_commitment_is_salted_sha256_over_the_canonical_data(sender):
     # The salt lives inside the ciphertext: a party holding the record can check it.
-    from kyc.services import _payload_open
+    from kyc.services.vault import _payload_open
 
     payload = _payload_open(record=_reload(sender), actor="s:t", purpose="t")
     salt = base64.b64decode(payload["salt"])

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from kyc import services
-from kyc.errors import HitAlreadyDecided, IllegalStatusChange
+from kyc.errors import HitAlreadyDecided, IllegalStatusChange, KycValidationError
 from kyc.models import KycRecord, KycStatusChange, ScreeningEntry, ScreeningHit
 from kyc.screening import normalise
 
@@ -94,7 +94,7 @@ def test_hit_holds_the_record_until_compliance_decides(network, sample_lists):
     assert hit.matched_entry_name  # shown to staff
     with pytest.raises(IllegalStatusChange, match="screening"):
         services.kyc_record_status_set(record=record, status="verified", reason="ok", actor="s:a")
-    with pytest.raises(services.KycValidationError):
+    with pytest.raises(KycValidationError):
         services.screening_hit_decide(hit=hit, decision="cleared", reason=" ", actor="s:a")
     services.screening_hit_decide(
         hit=hit,

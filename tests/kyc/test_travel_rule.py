@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from core.errors import NotFound
 from core.money import Money
 from kyc import services
 
@@ -132,5 +133,5 @@ def test_tier_limits_apply_to_verified_records_only(settings, sender):
     assert services.tier_limits(record=sender, corridor_code="MY-PK").monthly == Money.parse(
         "3.00", "MYR"
     )
-    with pytest.raises(services.NotFound):
+    with pytest.raises(NotFound):
         services.tier_limits(record=sender, corridor_code="SG-PK")
