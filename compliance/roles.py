@@ -124,3 +124,15 @@ def role_permissions(role: str, available: list[tuple[str, str]]) -> set[tuple[s
         else:
             raise LookupError(f"role {role}: no permission {spec}")
     return chosen
+
+
+def roles_sync() -> None:
+    """Create or update the groups from ROLES with the permissions that exist now (the
+    migration does this once; transactional tests flush the groups and call it again)."""
+    from django.contrib.auth.models import Group, Permission
+
+    rows = list(Permission.objects.values_list("pk", "content_type__app_label", "codename"))
+    by_name = {(app, code): pk for pk, app, code in rows}
+    for role in ROLES:
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.set([by_name[p] for p in role_permissions(role, list(by_name))])
