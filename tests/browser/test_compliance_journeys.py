@@ -87,7 +87,7 @@ def test_held_order_released_by_a_second_person_and_credited(
     page_at,
     corridor,
     wallet_customer,
-    roles,  # noqa: F811
+    roles,
 ):
     order = _held(wallet_customer)
     assert order.status == "held"
@@ -140,7 +140,7 @@ def test_alert_to_case_to_report_downloaded(
     corridor,
     wallet_customer,
     roles,
-    tmp_path,  # noqa: F811
+    tmp_path,
 ):
     from tests.compliance.conftest import beneficiary, send
 
