@@ -3,7 +3,7 @@
 DESIGN.md §4: replaying the log from seq 0 must reproduce every balance. Only two statement
 kinds move the money ledger, both signed by the operator: `ledger.account_opened` (an account
 with zero balances) and `ledger.transfers` (a batch of transfers, as
-`ledger.services.money._transfer_wire` writes them). Statements of other kinds are skipped, and
+`ledger.services.money.transfers._transfer_wire` writes them). Statements of other kinds are skipped, and
 so are `ledger.*` statements from any other signer when `signer` is given: a partner's word
 cannot move the operator's ledger.
 

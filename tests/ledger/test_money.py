@@ -24,7 +24,6 @@ from ledger.selectors.money import (
     balances_snapshot,
     pending_transfer_state,
 )
-from ledger.services import money as money_services
 from ledger.services.log import ledger_integrate
 from ledger.services.money import (
     AccountExists,
@@ -39,6 +38,7 @@ from ledger.services.money import (
     transfers_create,
     transfers_create_or_raise,
 )
+from ledger.services.money import transfers as money_transfers
 from tests.ledger.conftest_money import balances, fund, money_operator, open_account
 
 __all__ = ["money_operator"]  # the fixture, imported for pytest
@@ -282,7 +282,7 @@ def test_a_missed_concurrent_insert_is_caught_by_the_unique_key(book, monkeypatc
     key refuses the INSERT and the careful path answers as if it had been seen."""
     reserve = pending(book, 100)
     transfer_create(transfer=reserve)
-    real_read = money_services._transfers_read
+    real_read = money_transfers._transfers_read
     calls = []
 
     def stale_then_real(batch_ids, pending_ids):
@@ -291,7 +291,7 @@ def test_a_missed_concurrent_insert_is_caught_by_the_unique_key(book, monkeypatc
             return {}, {}, []
         return real_read(batch_ids, pending_ids)
 
-    monkeypatch.setattr(money_services, "_transfers_read", stale_then_real)
+    monkeypatch.setattr(money_transfers, "_transfers_read", stale_then_real)
     assert transfer_create(transfer=reserve).result == "exists"
     assert balances(book.wallet)[0] == 100
 

@@ -1,328 +1,37 @@
-"""Writes to the money ledger: accounts and transfers, after TigerBeetle.
-
-What holds:
-- Balances change only here, under row locks on the accounts (`ledger.locks`, pk order, once
-  per call), and every change is a new, immutable `Transfer` row.
-- Transfer ids are chosen by the client and are idempotency keys: the same id with the same
-  fields answers `exists` and changes nothing; with other fields `exists_with_different_fields`.
-- Every call that creates transfers queues ONE operator-signed `ledger.transfers` statement in
-  the same transaction, and `account_create` a `ledger.account_opened` statement, so replaying
-  the log from seq 0 rebuilds every balance (`ledger.replay`).
-- Amounts are integers in the currency's minor units; statements carry decimal strings.
-
-Who may call: services of this and higher apps, inside or outside their own transaction.
-`transfers_create` is atomic but not durable, so `order_submit` can reserve funds in the same
-transaction as the order. Call it at most once per transaction where possible: account locks
-must be taken in one go to keep the global lock order (see `ledger/locks.py`).
-"""
+"""The one path that moves money: check, lock, apply, write, state — for a batch."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any, NamedTuple
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from core.db import rows_copy
-from core.errors import Conflict, DomainError
 from core.money import Money
-from institutions.models import Currency, Institution
 from ledger.locks import accounts_lock
 from ledger.models import Account, Transfer
-from ledger.models.money import AccountKind, TransferKind
-from ledger.services.log import statement_issue, statements_issue
-
-AMOUNT_MAX = 2**63 - 1  # BigIntegerField; balances must fit too
-BALANCE_FIELDS = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
-TRANSFER_CODE_MAX = 32
-TRANSFER_REFERENCE_MAX = 64
-ACCOUNT_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,95}")
-STATEMENT_TRANSFERS = "ledger.transfers"
-STATEMENT_ACCOUNT_OPENED = "ledger.account_opened"
-# Ids of the voids that release expired pending transfers are derived from the pending id, so
-# two reapers (or a retried task) void each expired transfer at most once.
-VOID_EXPIRED_NAMESPACE = uuid.UUID("6b1f3c2e-8a55-4c1e-9f0e-7d1c2a9b4e10")
-VOID_EXPIRED_CODE = "pending.expired"
-
-
-def _operator_code() -> str:
-    """The operator signs every money-ledger statement."""
-    return str(settings.LEDGER_OPERATOR_CODE)
-
-
-# --- accounts -------------------------------------------------------------------------------
-
-
-class InvalidAccount(DomainError):
-    code, status, title = "invalid_account", 400, "Invalid account"
-
-
-class AccountExists(Conflict):
-    code, title = "account_exists", "An account with that code exists"
-
-
-class AccountExistsWithDifferentFields(Conflict):
-    code, title = (
-        "account_exists_with_different_fields",
-        "An account with that code exists with other fields",
-    )
-
-
-def _currency_row(currency: Currency | str) -> Currency:
-    if isinstance(currency, Currency):
-        return currency
-    row = Currency.objects.filter(code=currency).first()
-    if row is None:
-        raise InvalidAccount(f"unknown currency {currency!r}")
-    return row
-
-
-def _account_flags(account: Account) -> list[str]:
-    return [
-        flag
-        for flag in ("credits_must_not_exceed_debits", "debits_must_not_exceed_credits")
-        if getattr(account, flag)
-    ]
-
-
-@transaction.atomic
-def account_create(
-    *,
-    code: str,
-    kind: AccountKind | str,
-    currency: Currency | str,
-    institution: Institution | None = None,
-    debits_must_not_exceed_credits: bool = False,
-    credits_must_not_exceed_debits: bool = False,
-) -> Account:
-    """Open an account with zero balances and queue the operator's `ledger.account_opened`
-    statement (code, kind, currency, flags) so a replay knows it.
-
-    `code` is the account's name on the public log: opaque, stable, never PII
-    (e.g. ``wallet:<uuid>:MYR``). Raises AccountExists if the code is taken."""
-    if not isinstance(code, str) or not ACCOUNT_CODE.fullmatch(code):
-        raise InvalidAccount("an account code is 1-96 of A-Z a-z 0-9 _ . : -")
-    try:
-        kind = AccountKind(kind)
-    except ValueError:
-        raise InvalidAccount(f"unknown account kind {kind!r}") from None
-    if debits_must_not_exceed_credits and credits_must_not_exceed_debits:
-        raise InvalidAccount("an account takes at most one of the balance flags")
-    currency_row = _currency_row(currency)
-    if Account.objects.filter(code=code).exists():
-        raise AccountExists(f"account {code} exists")
-    account = Account.objects.create(
-        code=code,
-        kind=kind,
-        currency=currency_row,
-        institution=institution,
-        debits_must_not_exceed_credits=debits_must_not_exceed_credits,
-        credits_must_not_exceed_debits=credits_must_not_exceed_debits,
-    )
-    statement_issue(
-        institution=_operator_code(),
-        kind=STATEMENT_ACCOUNT_OPENED,
-        body={
-            "code": account.code,
-            "kind": str(account.kind),
-            "currency": currency_row.code,
-            "flags": _account_flags(account),
-        },
-        subject=account.code,
-    )
-    return account
-
-
-def account_get_or_create(
-    *,
-    code: str,
-    kind: AccountKind | str,
-    currency: Currency | str,
-    institution: Institution | None = None,
-    debits_must_not_exceed_credits: bool = False,
-    credits_must_not_exceed_debits: bool = False,
-) -> Account:
-    """The account with this code, opened if missing (idempotent by code). An existing account
-    with other kind, currency, institution or flags is refused
-    (AccountExistsWithDifferentFields): a code names exactly one account forever."""
-    wanted = {
-        "kind": str(kind),
-        "currency_id": currency.code if isinstance(currency, Currency) else currency,
-        "institution_id": institution.pk if institution is not None else None,
-        "debits_must_not_exceed_credits": debits_must_not_exceed_credits,
-        "credits_must_not_exceed_debits": credits_must_not_exceed_debits,
-    }
-    account = Account.objects.filter(code=code).first()
-    if account is None:
-        try:
-            with transaction.atomic():
-                return account_create(
-                    code=code,
-                    kind=kind,
-                    currency=currency,
-                    institution=institution,
-                    debits_must_not_exceed_credits=debits_must_not_exceed_credits,
-                    credits_must_not_exceed_debits=credits_must_not_exceed_debits,
-                )
-        except (AccountExists, IntegrityError):  # opened concurrently: compare with that one
-            account = Account.objects.get(code=code)
-    different = [name for name, value in wanted.items() if getattr(account, name) != value]
-    if different:
-        raise AccountExistsWithDifferentFields(
-            f"account {code} exists with other {', '.join(different)}"
-        )
-    return account
-
-
-# --- transfers: specs and results -----------------------------------------------------------
-
-
-class TransferResultCode(StrEnum):
-    """Outcome of one transfer of a batch; stable, after TigerBeetle's CreateTransferResult."""
-
-    CREATED = "created"
-    EXISTS = "exists"
-    # errors
-    LINKED_EVENT_FAILED = "linked_event_failed"
-    EXISTS_WITH_DIFFERENT_FIELDS = "exists_with_different_fields"
-    ID_MUST_NOT_BE_ZERO = "id_must_not_be_zero"
-    INVALID_KIND = "invalid_kind"
-    CODE_TOO_LONG = "code_too_long"
-    REFERENCE_TOO_LONG = "reference_too_long"
-    AMOUNT_MUST_BE_POSITIVE = "amount_must_be_positive"
-    AMOUNT_MUST_NOT_BE_NEGATIVE = "amount_must_not_be_negative"
-    ACCOUNTS_MUST_BE_DIFFERENT = "accounts_must_be_different"
-    ACCOUNT_NOT_FOUND = "account_not_found"
-    CURRENCY_MISMATCH = "currency_mismatch"
-    TIMEOUT_RESERVED_FOR_PENDING_TRANSFER = "timeout_reserved_for_pending_transfer"
-    TIMEOUT_MUST_NOT_BE_NEGATIVE = "timeout_must_not_be_negative"
-    PENDING_ID_MUST_BE_ZERO = "pending_id_must_be_zero"
-    PENDING_ID_REQUIRED = "pending_id_required"
-    PENDING_ID_MUST_BE_DIFFERENT = "pending_id_must_be_different"
-    PENDING_TRANSFER_NOT_FOUND = "pending_transfer_not_found"
-    PENDING_TRANSFER_NOT_PENDING = "pending_transfer_not_pending"
-    PENDING_TRANSFER_HAS_DIFFERENT_DEBIT_ACCOUNT = "pending_transfer_has_different_debit_account"
-    PENDING_TRANSFER_HAS_DIFFERENT_CREDIT_ACCOUNT = "pending_transfer_has_different_credit_account"
-    PENDING_TRANSFER_HAS_DIFFERENT_AMOUNT = "pending_transfer_has_different_amount"
-    PENDING_TRANSFER_ALREADY_POSTED = "pending_transfer_already_posted"
-    PENDING_TRANSFER_ALREADY_VOIDED = "pending_transfer_already_voided"
-    PENDING_TRANSFER_EXPIRED = "pending_transfer_expired"
-    EXCEEDS_PENDING_TRANSFER_AMOUNT = "exceeds_pending_transfer_amount"
-    EXCEEDS_CREDITS = "exceeds_credits"
-    EXCEEDS_DEBITS = "exceeds_debits"
-    OVERFLOWS_DEBITS = "overflows_debits"
-    OVERFLOWS_CREDITS = "overflows_credits"
-
-
-R = TransferResultCode
-_RESOLVES = (TransferKind.POST_PENDING, TransferKind.VOID_PENDING)
-
-
-@dataclass(frozen=True, slots=True)
-class TransferSpec:
-    """One transfer a client asks for. `id` is the client's idempotency key.
-
-    - single / pending: both account ids and a positive `amount` (minor units); a pending
-      transfer may carry `timeout_seconds` (0/None: it never expires).
-    - post_pending: `pending_id`; `amount` 0 posts the whole pending amount, a smaller amount
-      posts that much and releases the rest. Account ids 0 mean "those of the pending transfer"
-      (non-zero ones must match it).
-    - void_pending: `pending_id`; releases the whole pending amount (`amount` 0 or equal to it).
-    """
-
-    id: uuid.UUID
-    debit_account_id: int
-    credit_account_id: int
-    amount: int
-    kind: TransferKind | str = TransferKind.SINGLE
-    pending_id: uuid.UUID | None = None
-    timeout_seconds: int | None = None
-    code: str = ""
-    reference: str = ""
-
-    def __post_init__(self) -> None:
-        if isinstance(self.id, str):
-            object.__setattr__(self, "id", uuid.UUID(self.id))
-        if isinstance(self.pending_id, str):
-            object.__setattr__(self, "pending_id", uuid.UUID(self.pending_id))
-        if not isinstance(self.id, uuid.UUID):
-            raise TypeError("a transfer id is a UUID")
-        for name in ("debit_account_id", "credit_account_id", "amount"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an int (amounts are minor units, never floats)")
-
-    @classmethod
-    def post(
-        cls,
-        *,
-        id: uuid.UUID,
-        pending_id: uuid.UUID,
-        amount: int = 0,
-        code: str = "",
-        reference: str = "",
-    ) -> TransferSpec:
-        return cls(
-            id=id,
-            debit_account_id=0,
-            credit_account_id=0,
-            amount=amount,
-            kind=TransferKind.POST_PENDING,
-            pending_id=pending_id,
-            code=code,
-            reference=reference,
-        )
-
-    @classmethod
-    def void(
-        cls, *, id: uuid.UUID, pending_id: uuid.UUID, code: str = "", reference: str = ""
-    ) -> TransferSpec:
-        return cls(
-            id=id,
-            debit_account_id=0,
-            credit_account_id=0,
-            amount=0,
-            kind=TransferKind.VOID_PENDING,
-            pending_id=pending_id,
-            code=code,
-            reference=reference,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class TransferResult:
-    """`transfer` is the created or stored row for `created` / `exists`, else None."""
-
-    id: uuid.UUID
-    result: TransferResultCode
-    transfer: Transfer | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.result in (R.CREATED, R.EXISTS)
-
-
-class TransferRefused(DomainError):
-    """A transfer the ledger refused; `code` is the TigerBeetle-style result code (e.g.
-    `exceeds_credits`). The order layer maps codes to its own (`insufficient_funds`)."""
-
-    code, status, title = "transfer_refused", 422, "Transfer refused"
-
-    def __init__(self, result: TransferResult) -> None:
-        super().__init__(
-            f"transfer {result.id} refused: {result.result}", transfer_id=str(result.id)
-        )
-        self.code = str(result.result)
-        self.result = result
-
+from ledger.models.money import TransferKind
+from ledger.services.log import statements_issue
+from ledger.services.money.common import (
+    AMOUNT_MAX,
+    STATEMENT_TRANSFERS,
+    TRANSFER_CODE_MAX,
+    TRANSFER_REFERENCE_MAX,
+    _operator_code,
+)
+from ledger.services.money.specs import (
+    _RESOLVES,
+    R,
+    TransferRefused,
+    TransferResult,
+    TransferResultCode,
+    TransferSpec,
+)
 
 # --- transfers: the one path ----------------------------------------------------------------
 
@@ -817,39 +526,3 @@ def _transfer_wire(transfer: Transfer, accounts: dict[int, Account]) -> dict[str
         "code": transfer.code,
         "reference": transfer.reference,
     }
-
-
-# --- expiry ---------------------------------------------------------------------------------
-
-
-def pending_transfers_void_expired(
-    *, now: datetime | None = None, limit: int = 1000, batch_size: int = 100
-) -> int:
-    """Void up to `limit` pending transfers whose timeout has passed and that nobody posted or
-    voided; returns how many this run voided. Each batch is its own durable transaction (short
-    lock windows) through `transfers_create`. The void ids derive from the pending ids, so
-    concurrent or repeated runs void each at most once."""
-    now = now or timezone.now()
-    expired = list(
-        Transfer.objects.filter(
-            kind=TransferKind.PENDING, expires_at__lte=now, resolution__isnull=True
-        )
-        .order_by("expires_at", "pk")
-        .values_list("pk", "reference")[:limit]
-    )
-    voided = 0
-    for start in range(0, len(expired), batch_size):
-        chunk = expired[start : start + batch_size]
-        voids = [
-            TransferSpec.void(
-                id=uuid.uuid5(VOID_EXPIRED_NAMESPACE, str(pending_id)),
-                pending_id=pending_id,
-                code=VOID_EXPIRED_CODE,
-                reference=reference,
-            )
-            for pending_id, reference in chunk
-        ]
-        with transaction.atomic(durable=True):
-            results = transfers_create(transfers=voids, subject=VOID_EXPIRED_CODE)
-        voided += sum(result.result == R.CREATED for result in results)
-    return voided
