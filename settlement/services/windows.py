@@ -477,45 +477,18 @@ def _tid(window: SettlementWindow, leg: str) -> uuid.UUID:
     return uuid.uuid5(SETTLEMENT_NAMESPACE, f"window:{window.pk}:{leg}")
 
 
-@transaction.atomic(durable=True)
-def window_settle(
+def _settlement_legs(
+    window: SettlementWindow,
+    pay_in: dict[int, int],
+    pay_out: dict[int, int],
     *,
-    window_id: int,
-    settlement_rate: Decimal | str | None = None,
-    rate_source: str = "manual",
-    actor: str = "operator",
-) -> SettlementWindow:
-    """Settle a closed window at `settlement_rate` (else the rate entered for it): convert, post
-    every ledger leg, book FX P&L, consume prefunding, and queue the operator-signed
-    `settlement.executed` statement. Settling a settled window returns it unchanged."""
-    window = window_lock(window_id=window_id)
-    if window.status == W.SETTLED:
-        return window
-    if window.status != W.CLOSED:
-        raise WindowStateError(f"{window} is {window.status}; only a closed window settles")
-    _window_witnessed_check(window)
-    if settlement_rate is not None:
-        window.settlement_rate = _rate(settlement_rate)
-        window.rate_source = rate_source[:64]
-    rate = _rate(window.settlement_rate)
+    converted: int,
+    pnl: int,
+) -> list[TransferSpec]:
+    """The ledger legs of a settlement: each sending institution pays in its position, the
+    FX desk sells the send currency and buys the receive currency, each receiving institution
+    is paid out, and the difference is FX gain or loss. Ids derive from the window."""
     send_cur, recv_cur = window.send_currency, window.receive_currency
-    obligations = list(Obligation.objects.filter(window=window).order_by("pk"))
-    pay_in: dict[int, int] = defaultdict(int)
-    pay_out: dict[int, int] = defaultdict(int)
-    for o in obligations:
-        pay_in[o.sending_institution_id] += o.send_minor
-        pay_out[o.receiving_institution_id] += o.receive_minor
-    converted = convert_minor(window.send_minor, rate, from_currency=send_cur, to_currency=recv_cur)
-    pnl = converted - window.receive_minor
-
-    # lock order: window → liquidity limits → accounts (transfers_create)
-    limits = liquidity_limits_lock(
-        limit_ids=list(
-            LiquidityLimit.objects.filter(institution_id__in=pay_in, currency=send_cur).values_list(
-                "pk", flat=True
-            )
-        )
-    )
     parties = Institution.objects.in_bulk([*pay_in, *pay_out])
     named = accounts.accounts_open(
         [
@@ -567,15 +540,17 @@ def window_settle(
         leg("fx_pnl", fx_recv, fx_pnl, pnl, "settlement.fx_gain")
     else:
         leg("fx_pnl", fx_pnl, fx_recv, -pnl, "settlement.fx_loss")
-    transfers_create_or_raise(transfers=legs, subject=reference)
+    return legs
 
-    now = timezone.now()
-    window.status = W.SETTLED
-    window.settled_at = now
-    window.converted_minor = converted
-    window.fx_pnl_minor = pnl
+
+def _settlement_statement(
+    window: SettlementWindow, rate: Decimal, legs: list[TransferSpec], *, actor: str
+) -> int:
+    """The operator-signed `settlement.executed` statement of a settled window; its ref."""
+    send_cur, recv_cur = window.send_currency, window.receive_currency
+    converted, pnl = window.converted_minor or 0, window.fx_pnl_minor or 0
     positions = list(NetPosition.objects.filter(window=window).select_related("institution"))
-    window.statement_ref = statement_issue(
+    return statement_issue(
         institution=str(settings.LEDGER_OPERATOR_CODE),
         kind=STATEMENT_EXECUTED,
         body={
@@ -594,8 +569,59 @@ def window_settle(
             "transfers": [str(spec.id) for spec in legs],
             "settled_by": actor[:64],
         },
-        subject=reference,
+        subject=f"window:{window.pk}",
     ).pk
+
+
+@transaction.atomic(durable=True)
+def window_settle(
+    *,
+    window_id: int,
+    settlement_rate: Decimal | str | None = None,
+    rate_source: str = "manual",
+    actor: str = "operator",
+) -> SettlementWindow:
+    """Settle a closed window at `settlement_rate` (else the rate entered for it): convert, post
+    every ledger leg, book FX P&L, consume prefunding, and queue the operator-signed
+    `settlement.executed` statement. Settling a settled window returns it unchanged."""
+    window = window_lock(window_id=window_id)
+    if window.status == W.SETTLED:
+        return window
+    if window.status != W.CLOSED:
+        raise WindowStateError(f"{window} is {window.status}; only a closed window settles")
+    _window_witnessed_check(window)
+    if settlement_rate is not None:
+        window.settlement_rate = _rate(settlement_rate)
+        window.rate_source = rate_source[:64]
+    rate = _rate(window.settlement_rate)
+    send_cur, recv_cur = window.send_currency, window.receive_currency
+    obligations = list(Obligation.objects.filter(window=window).order_by("pk"))
+    pay_in: dict[int, int] = defaultdict(int)
+    pay_out: dict[int, int] = defaultdict(int)
+    for o in obligations:
+        pay_in[o.sending_institution_id] += o.send_minor
+        pay_out[o.receiving_institution_id] += o.receive_minor
+    converted = convert_minor(window.send_minor, rate, from_currency=send_cur, to_currency=recv_cur)
+    pnl = converted - window.receive_minor
+
+    # lock order: window → liquidity limits → accounts (transfers_create)
+    limits = liquidity_limits_lock(
+        limit_ids=list(
+            LiquidityLimit.objects.filter(institution_id__in=pay_in, currency=send_cur).values_list(
+                "pk", flat=True
+            )
+        )
+    )
+    reference = f"window:{window.pk}"
+    legs = _settlement_legs(window, pay_in, pay_out, converted=converted, pnl=pnl)
+    transfers_create_or_raise(transfers=legs, subject=reference)
+
+    now = timezone.now()
+    window.status = W.SETTLED
+    window.settled_at = now
+    window.converted_minor = converted
+    window.fx_pnl_minor = pnl
+    window.statement_ref = _settlement_statement(window, rate, legs, actor=actor)
     window.save(
         update_fields=[
             "status",
