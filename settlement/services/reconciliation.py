@@ -145,36 +145,52 @@ def _statement(leaf: bytes) -> dict[str, Any]:
         return {}
 
 
+Finding = tuple[str, str, Any, Any]  # (break kind, detail, expected, actual)
+
+
 def _order_breaks(order: WindowOrder, facts: _Facts, now: datetime) -> list[Break] | None:
     """The breaks of one order, or None when it cannot be judged yet (a statement it needs is
-    still queued for the log)."""
+    still queued for the log). The three facts: the sender's debit, the statements on the
+    log, the receiver's credit (its payout leg and its signed confirmation)."""
     ref = str(order.order_id)
-    found: list[Break] = []
-
-    def add(kind: str, detail: str, expected: Any, actual: Any) -> None:
-        found.append(
-            _break(
-                kind,
-                ref,
-                detail=detail,
-                expected=expected,
-                actual=actual,
-                order_id=order.order_id,
-                now=now,
-            )
-        )
-
     entries = facts.entries.get(ref, [])
     kinds = {kind for kind, _, _ in entries}
     missing = [k for k in EXPECTED_KINDS if k not in kinds]
     if any(k in facts.queued.get(ref, ()) for k in missing):
         return None
-
-    # 1. the sender's debit
-    transfers = facts.transfers.get(ref, [])
     by_code: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for t in transfers:
+    for t in facts.transfers.get(ref, []):
         by_code[t["code"]].append(t)
+    findings = [
+        *_debit_findings(order, by_code),
+        *_payout_findings(order, by_code, facts),
+    ]
+    if missing:
+        findings.append(
+            (
+                K.STATEMENT_MISSING,
+                f"not on the log: {', '.join(missing)}",
+                list(EXPECTED_KINDS),
+                sorted(kinds),
+            )
+        )
+    findings += _statement_findings(order, entries)
+    return [
+        _break(
+            kind,
+            ref,
+            detail=detail,
+            expected=expected,
+            actual=actual,
+            order_id=order.order_id,
+            now=now,
+        )
+        for kind, detail, expected, actual in findings
+    ]
+
+
+def _debit_findings(order: WindowOrder, by_code: dict[str, list[dict[str, Any]]]) -> list[Finding]:
+    """1. The sender's debit: the reservation posted for send + fee, the fee booked."""
     reserve = next((t for t in by_code["order.reserve"] if t["kind"] == "pending"), None)
     post = next(
         (
@@ -185,28 +201,32 @@ def _order_breaks(order: WindowOrder, facts: _Facts, now: datetime) -> list[Brea
         None,
     )
     fee = by_code["order.fee"][0] if by_code["order.fee"] else None
-    debit_expected = {
+    expected = {
         "debit": money_wire(order.send_minor + order.fee_minor, order.send_currency),
         "fee": money_wire(order.fee_minor, order.send_currency),
     }
-    debit_actual = {
+    actual = {
         "reserved": money_wire(reserve["amount"], reserve["currency_id"]) if reserve else None,
         "debit": money_wire(post["amount"], post["currency_id"]) if post else None,
         "fee": money_wire(fee["amount"], fee["currency_id"]) if fee else None,
     }
     if order.fee_minor == 0 and fee is None:
-        debit_actual["fee"] = debit_expected["fee"]
-    if debit_actual != {"reserved": debit_expected["debit"], **debit_expected}:
-        add(K.DEBIT_MISMATCH, "the posted reservation or fee differs", debit_expected, debit_actual)
+        actual["fee"] = expected["fee"]
+    if actual == {"reserved": expected["debit"], **expected}:
+        return []
+    return [(K.DEBIT_MISMATCH, "the posted reservation or fee differs", expected, actual)]
 
-    # 3a. the payout leg
-    receiving = order.receiving_institution.code
+
+def _payout_findings(
+    order: WindowOrder, by_code: dict[str, list[dict[str, Any]]], facts: _Facts
+) -> list[Finding]:
+    """3a. The payout leg: the receive amount into the receiving institution's position."""
     payout = by_code["order.payout"][0] if by_code["order.payout"] else None
-    payout_expected = {
+    expected = {
         "credit": money_wire(order.receive_minor, order.receive_currency),
-        "account": accounts.position_code(receiving, order.receive_currency),
+        "account": accounts.position_code(order.receiving_institution.code, order.receive_currency),
     }
-    payout_actual = (
+    actual = (
         {
             "credit": money_wire(payout["amount"], payout["currency_id"]),
             "account": facts.account_codes.get(payout["credit_account_id"]),
@@ -214,74 +234,81 @@ def _order_breaks(order: WindowOrder, facts: _Facts, now: datetime) -> list[Brea
         if payout
         else None
     )
-    if payout_actual != payout_expected:
-        add(K.PAYOUT_MISMATCH, "the payout leg differs", payout_expected, payout_actual)
+    if actual == expected:
+        return []
+    return [(K.PAYOUT_MISMATCH, "the payout leg differs", expected, actual)]
 
-    # 2. the statements on the log
-    if missing:
-        add(
-            K.STATEMENT_MISSING,
-            f"not on the log: {', '.join(missing)}",
-            list(EXPECTED_KINDS),
-            sorted(kinds),
-        )
+
+def _statement_findings(order: WindowOrder, entries: list[Any]) -> list[Finding]:
+    """2. The order's statements on the log agree with it; 3b. the receiver's signed
+    confirmation names the order, its payout reference and amount."""
+    ref = str(order.order_id)
+    sending, receiving = order.sending_institution.code, order.receiving_institution.code
     contradictions: list[dict[str, Any]] = []
     confirmations: list[dict[str, Any]] = []
-    sending = order.sending_institution.code
     for kind, signer, leaf in entries:
         body = _statement(leaf).get("body") or {}
         if not isinstance(body, dict):
             continue
         if kind == "order.credited":
             confirmations.append({"signer": signer, **{k: body.get(k) for k in _CONFIRMED}})
-            continue
-        if not kind.startswith("order."):
-            continue
-        wrong = [
-            name
-            for name, minor, currency in (
-                ("send_amount", order.send_minor, order.send_currency),
-                ("fee", order.fee_minor, order.send_currency),
-                ("receive_amount", order.receive_minor, order.receive_currency),
-            )
-            if name in body and not _same_amount(body[name], minor, currency)
-        ]
-        if body.get("order_id", ref) != ref:
-            wrong.append("order_id")
-        if kind == "order.submitted" and signer != sending:
-            wrong.append("signer")
-        if wrong:
-            contradictions.append({"kind": kind, "signer": signer, "fields": wrong, "body": body})
+        elif kind.startswith("order."):
+            wrong = _contradicted(order, kind, signer, body)
+            if wrong:
+                contradictions.append(
+                    {"kind": kind, "signer": signer, "fields": wrong, "body": body}
+                )
+    findings: list[Finding] = []
     if contradictions:
-        add(
-            K.STATEMENT_MISMATCH,
-            "a statement on the log contradicts the order",
-            {
-                "order_id": ref,
-                "sending_institution": sending,
-                "send_amount": money_wire(order.send_minor, order.send_currency),
-                "fee": money_wire(order.fee_minor, order.send_currency),
-                "receive_amount": money_wire(order.receive_minor, order.receive_currency),
-            },
-            contradictions,
+        findings.append(
+            (
+                K.STATEMENT_MISMATCH,
+                "a statement on the log contradicts the order",
+                {
+                    "order_id": ref,
+                    "sending_institution": sending,
+                    "send_amount": money_wire(order.send_minor, order.send_currency),
+                    "fee": money_wire(order.fee_minor, order.send_currency),
+                    "receive_amount": money_wire(order.receive_minor, order.receive_currency),
+                },
+                contradictions,
+            )
         )
-
-    # 3b. the receiver's confirmation
-    confirmation_expected = {
+    expected = {
         "signer": receiving,
         "order_id": ref,
         "payout_reference": order.payout_reference,
         "receive_amount": money_wire(order.receive_minor, order.receive_currency),
     }
-    bad = [c for c in confirmations if not _confirms(c, confirmation_expected)]
+    bad = [c for c in confirmations if not _confirms(c, expected)]
     if bad:
-        add(
-            K.CONFIRMATION_MISMATCH,
-            "the credit confirmation differs from the order",
-            confirmation_expected,
-            bad,
+        findings.append(
+            (
+                K.CONFIRMATION_MISMATCH,
+                "the credit confirmation differs from the order",
+                expected,
+                bad,
+            )
         )
-    return found
+    return findings
+
+
+def _contradicted(order: WindowOrder, kind: str, signer: str, body: dict[str, Any]) -> list[str]:
+    """The fields of one of the order's statements that contradict the order."""
+    wrong = [
+        name
+        for name, minor, currency in (
+            ("send_amount", order.send_minor, order.send_currency),
+            ("fee", order.fee_minor, order.send_currency),
+            ("receive_amount", order.receive_minor, order.receive_currency),
+        )
+        if name in body and not _same_amount(body[name], minor, currency)
+    ]
+    if body.get("order_id", str(order.order_id)) != str(order.order_id):
+        wrong.append("order_id")
+    if kind == "order.submitted" and signer != order.sending_institution.code:
+        wrong.append("signer")
+    return wrong
 
 
 _CONFIRMED = ("order_id", "payout_reference", "receive_amount")
