@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from core.errors import DomainError, NotFound
 from core.schema import raises
+from institutions.authentication import caller
 from institutions.idempotency_api import idempotent
 from remittance.models import NameCheck
 from remittance.services import name_checks as svc
@@ -67,7 +68,7 @@ class NameCheckDetailApi(APIView):
     )
     @raises(NotFound)
     def get(self, request: Request, check_id: str) -> Response:
-        check = svc.name_check_get_for(institution=request.user, check_id=check_id)
+        check = svc.name_check_get_for(institution=caller(request), check_id=check_id)
         return Response(name_check_out(check))
 
 
@@ -85,7 +86,7 @@ class NameCheckAnswerApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         check = svc.name_check_answer(
-            institution=request.user,
+            institution=caller(request),
             check_id=check_id,
             matched=data["result"] == "matched",
             account_title=data["account_title"],

@@ -88,6 +88,8 @@ def past_transfers(*, customer: Customer) -> int:
     recipient = Recipient.objects.filter(customer=customer, removed_at__isnull=True).first()
     if recipient is None:
         return 0
+    if customer.wallet_id is None:
+        return 0
     wallet = Account.objects.get(pk=customer.wallet_id)
     fund_account(wallet, 50_000)  # the RM 500.00 these use, so the balance stays RM 2,000.00
     made = 0

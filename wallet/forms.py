@@ -495,7 +495,9 @@ class SendForm(forms.Form):
 
     def __init__(self, *args: Any, recipients: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["recipient"].choices = recipients
+        recipient_field = self.fields["recipient"]
+        assert isinstance(recipient_field, forms.ChoiceField)
+        recipient_field.choices = recipients
         self.fields["recipient"].error_messages["required"] = _("Choose who to send to.")
         self.fields["amount"].error_messages["required"] = _("Enter how much to send.")
 

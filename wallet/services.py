@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -87,7 +87,7 @@ def _code_hash(user_id: int, code: str) -> str:
     return hmac.new(key, f"wallet-code\n{user_id}\n{code}".encode(), hashlib.sha256).hexdigest()
 
 
-def verification_code_send(*, user: AbstractBaseUser) -> None:
+def verification_code_send(*, user: User) -> None:
     """A fresh six-digit code to the address the customer signed up with; earlier codes stop
     working. Stored (hashed) first, then sent: no transaction waits on a mail server."""
     profile = WalletProfile.objects.get(user=user)
@@ -113,7 +113,7 @@ def verification_code_send(*, user: AbstractBaseUser) -> None:
         sms_send(to=to, text=text)
 
 
-def verification_code_check(*, user: AbstractBaseUser, code: str) -> WalletProfile:
+def verification_code_check(*, user: User, code: str) -> WalletProfile:
     """Mark the customer's e-mail or number verified if `code` is their latest live code.
     A wrong code counts against the code (committed even though the check refuses)."""
     refusal = _code_check(user=user, code=code)
@@ -123,7 +123,7 @@ def verification_code_check(*, user: AbstractBaseUser, code: str) -> WalletProfi
 
 
 @transaction.atomic
-def _code_check(*, user: AbstractBaseUser, code: str) -> WalletRefusal | None:
+def _code_check(*, user: User, code: str) -> WalletRefusal | None:
     profile = WalletProfile.objects.select_for_update().get(user=user)
     if profile.contact_verified_at is not None:
         return None
@@ -273,7 +273,7 @@ def transfer_cancel(*, customer: Customer, order: RemittanceOrder) -> Remittance
 # --- preferences and sessions -----------------------------------------------------------------
 
 
-def profile_for(user: AbstractBaseUser) -> WalletProfile:
+def profile_for(user: User) -> WalletProfile:
     """The user's profile. A user without one did not sign up here (seed_demo's customers, a
     login made by staff): their contact is taken as confirmed by whoever created them."""
     profile, _created = WalletProfile.objects.get_or_create(
@@ -283,7 +283,7 @@ def profile_for(user: AbstractBaseUser) -> WalletProfile:
     return profile
 
 
-def profile_language_set(*, user: AbstractBaseUser, language: str) -> None:
+def profile_language_set(*, user: User, language: str) -> None:
     if language not in dict(settings.LANGUAGES):
         raise WalletRefusal(_("That language is not offered."))
     profile = profile_for(user)
@@ -291,7 +291,7 @@ def profile_language_set(*, user: AbstractBaseUser, language: str) -> None:
     profile.save(update_fields=["language"])
 
 
-def sessions_end_everywhere(*, user: AbstractBaseUser) -> None:
+def sessions_end_everywhere(*, user: User) -> None:
     """Every session of this user that logged in before now ends on its next request
     (wallet.middleware.WalletUserMiddleware)."""
     profile = profile_for(user)

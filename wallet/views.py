@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -54,8 +55,21 @@ def _customer(request: HttpRequest) -> Customer:
     return customer
 
 
+def _uuid(text: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text or "")
+    except ValueError:
+        return None
+
+
+def _user(request: HttpRequest) -> User:
+    """The logged-in user (views behind login_required only)."""
+    assert isinstance(request.user, User)
+    return request.user
+
+
 def _profile(request: HttpRequest) -> WalletProfile:
-    return services.profile_for(request.user)
+    return services.profile_for(_user(request))
 
 
 # --- before login --------------------------------------------------------------------------
@@ -79,7 +93,8 @@ def home(request: HttpRequest) -> HttpResponse:
             "low": money(result.min_send),
             "high": money(result.max_send),
         }
-    tiers = settings.KYC_TIER_LIMITS.get(CORRIDOR, {}).get("tiers", {})
+    limits: dict[str, Any] = dict(settings.KYC_TIER_LIMITS).get(CORRIDOR, {})
+    tiers: dict[str, dict[str, str]] = limits.get("tiers", {})
     return render(
         request,
         "home.html",
@@ -123,12 +138,12 @@ def verify(request: HttpRequest) -> HttpResponse:
         return redirect("wallet-identity")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and "resend" in request.POST:
-        services.verification_code_send(user=request.user)
+        services.verification_code_send(user=_user(request))
         messages.success(request, _("We sent you a new code."))
         return redirect("wallet-code")
     if request.method == "POST" and form.is_valid():
         try:
-            services.verification_code_check(user=request.user, code=form.cleaned_data["code"])
+            services.verification_code_check(user=_user(request), code=form.cleaned_data["code"])
         except WalletRefusal as exc:
             form.add_error("code", exc.detail)
         else:
@@ -448,7 +463,7 @@ def wallet_quote(request: HttpRequest) -> HttpResponse:
             "fee_percent": fee_percent.quantize(Decimal("0.1")),
             "fee_warning": fee_percent >= settings.WALLET_FEE_WARNING_PERCENT,
             "order_id": uuid.uuid4(),
-            "back": reverse("wallet-send")
+            "back": reverse("wallet-send-form")
             + f"?recipient={recipient.pk}&amount={form.cleaned_data['amount']}"
             + f"&currency={amount.currency}",
         },
@@ -460,18 +475,18 @@ def wallet_quote(request: HttpRequest) -> HttpResponse:
 def wallet_send(request: HttpRequest) -> HttpResponse:
     customer = _customer(request)
     quote = Quote.objects.filter(
-        pk=request.POST.get("quote_id"), institution=customer.institution, customer=customer
+        pk=request.POST.get("quote_id", ""), institution=customer.institution, customer=customer
     ).first()
-    recipient = (
-        selectors.recipients_of(customer).filter(pk=request.POST.get("recipient_id")).first()
+    recipient_id, order_id = (
+        _uuid(request.POST.get("recipient_id")),
+        _uuid(request.POST.get("order_id")),
     )
-    try:
-        order_id = uuid.UUID(request.POST.get("order_id", ""))
-    except ValueError:
-        order_id = None
+    recipient = (
+        selectors.recipients_of(customer).filter(pk=recipient_id).first() if recipient_id else None
+    )
     if quote is None or recipient is None or order_id is None:
         messages.error(request, _("That quote is no longer available. Please start again."))
-        return redirect("wallet-send")
+        return redirect("wallet-send-form")
     try:
         order = order_submit(
             sending_institution=customer.institution,
@@ -485,7 +500,7 @@ def wallet_send(request: HttpRequest) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, _refusal_text(exc.code))
         return redirect(
-            reverse("wallet-send")
+            reverse("wallet-send-form")
             + f"?recipient={recipient.pk}&amount={Money.from_minor(quote.send_minor, 'MYR').amount}"
         )
     return redirect("wallet-order", order_id=order.pk)
@@ -499,7 +514,7 @@ def _bank_name(order: RemittanceOrder) -> str:
 
 
 def _customer_status(order: RemittanceOrder) -> str:
-    return {
+    texts: dict[str, str] = {
         S.SUBMITTED: _("Paid"),
         S.HELD: _("Being checked"),
         S.ACCEPTED: _("At the receiving bank"),
@@ -509,7 +524,8 @@ def _customer_status(order: RemittanceOrder) -> str:
         S.EXPIRED: _("Not delivered"),
         S.REFUNDED: _("Refunded"),
         S.FAILED: _("Failed"),
-    }.get(order.status, order.status)
+    }
+    return texts.get(order.status, order.status)
 
 
 def _timeline(order: RemittanceOrder, where: str, bank: str) -> list[tuple[str, Any, bool]]:
@@ -619,7 +635,7 @@ def language(request: HttpRequest) -> HttpResponse:
     response = redirect(target)
     if code in dict(settings.LANGUAGES):
         if request.user.is_authenticated:
-            services.profile_language_set(user=request.user, language=code)
+            services.profile_language_set(user=_user(request), language=code)
         response.set_cookie(
             settings.LANGUAGE_COOKIE_NAME,
             code,
@@ -634,7 +650,7 @@ def language(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def security(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and "everywhere" in request.POST:
-        services.sessions_end_everywhere(user=request.user)
+        services.sessions_end_everywhere(user=_user(request))
         messages.success(request, _("You are logged out on every device. Log in again here."))
         return redirect(settings.LOGIN_URL)
     return render(request, "wallet/security.html", {})

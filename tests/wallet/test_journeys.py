@@ -452,10 +452,13 @@ def test_cancel_after_the_bank_accepted_is_refused(client, corridor):
 
 def test_recipient_names_are_decrypted_once_per_session(client, corridor):
     customer, recipient = _funded_verified(client, corridor)
-    before = KycAccessLog.objects.filter(record__kyc_ref=recipient.kyc_ref).count()
+    client.get("/wallet/recipients")
+    reads = KycAccessLog.objects.filter(record__kyc_ref=recipient.kyc_ref)
+    assert reads.count() == 1  # decrypted for the customer's eyes, and logged
+    assert reads.get().purpose == "customer_display"
     for _ in range(3):
         client.get("/wallet/recipients")
-    assert KycAccessLog.objects.filter(record__kyc_ref=recipient.kyc_ref).count() == before
+    assert reads.count() == 1
 
 
 def test_other_customers_cannot_see_or_cancel_a_transfer(client, corridor, django_user_model):
@@ -472,3 +475,14 @@ def test_other_customers_cannot_see_or_cancel_a_transfer(client, corridor, djang
     assert client.post(f"/wallet/transfers/{order.pk}/cancel").status_code == 404
     order.refresh_from_db()
     assert order.status == "submitted"
+
+
+def test_a_tampered_confirmation_is_refused_with_a_way_back(client, corridor):
+    customer, recipient = _funded_verified(client, corridor)
+    page = client.post(
+        "/wallet/confirm",
+        {"quote_id": "qt_nope", "recipient_id": "not-a-uuid", "order_id": "x"},
+        follow=True,
+    )
+    assert "That quote is no longer available. Please start again." in page.content.decode()
+    assert not RemittanceOrder.objects.exists()

@@ -20,7 +20,7 @@
       return;
     }
     var text = pad(Math.floor(left / 60)) + ":" + pad(left % 60);
-    live.textContent = box.getAttribute("data-left-text").replace("%(time)s", text);
+    live.textContent = box.getAttribute("data-left-text").replace("{time}", text);
     window.setTimeout(tick, 1000);
   }
   tick();
