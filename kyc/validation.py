@@ -137,15 +137,8 @@ def _drop_empty(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if v not in (None, "", [], {})}
 
 
-def record_data_clean(*, role: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The canonical, validated form of `data` for a record of `role`."""
-    if role not in (SENDER, BENEFICIARY):
-        raise KycValidationError({"role": ["choice: must be 'sender' or 'beneficiary'"]})
-    if not isinstance(data, dict):
-        raise KycValidationError({"data": ["type: must be an object"]})
-    errors = _Errors()
-    sender = role == SENDER
-    top = {
+TOP_FIELDS = frozenset(
+    {
         "name",
         "date_of_birth",
         "place_of_birth",
@@ -159,53 +152,87 @@ def record_data_clean(*, role: str, data: dict[str, Any]) -> dict[str, Any]:
         "source_of_funds",
         "relationship",
     }
-    for extra in sorted(set(data) - top):
-        errors.add(extra, "unknown_field: not part of a KYC record")
-    clean: dict[str, Any] = {}
+)
 
+
+def record_data_clean(*, role: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The canonical, validated form of `data` for a record of `role`."""
+    if role not in (SENDER, BENEFICIARY):
+        raise KycValidationError({"role": ["choice: must be 'sender' or 'beneficiary'"]})
+    if not isinstance(data, dict):
+        raise KycValidationError({"data": ["type: must be an object"]})
+    errors = _Errors()
+    sender = role == SENDER
+    for extra in sorted(set(data) - TOP_FIELDS):
+        errors.add(extra, "unknown_field: not part of a KYC record")
+    account = _object(
+        errors, data, "account", required=False, allowed={"type", "identifier", "institution"}
+    )
+    clean: dict[str, Any] = {
+        "name": _name_clean(errors, data),
+        "date_of_birth": _date_of_birth_clean(errors, data, sender=sender),
+        "place_of_birth": _place_of_birth_clean(errors, data),
+        "nationality": _country(errors, data, "nationality", "nationality", required=sender),
+        "address": _address_clean(errors, data, sender=sender),
+        "id_documents": _id_documents(errors, data.get("id_documents"), required=sender),
+        "phone": _phone(errors, data.get("phone"), required=sender),
+        "account": _account(errors, account) if account else None,
+        "reference": _text(errors, data, "reference", "reference", required=False, max_length=64),
+        "source_of_funds": _source_of_funds_clean(errors, data),
+    }
+    for key in ("occupation", "relationship"):
+        clean[key] = _text(errors, data, key, key, required=False, max_length=64)
+    if errors.errors:
+        raise KycValidationError(errors.errors)
+    return {key: value for key, value in clean.items() if value}
+
+
+def _name_clean(errors: _Errors, data: dict[str, Any]) -> dict[str, Any] | None:
     name = _object(
         errors, data, "name", required=True, allowed={"given", "family", "original_script"}
     )
-    if name:
-        clean["name"] = _drop_empty(
-            {
-                "given": _text(errors, name, "given", "name.given", required=True),
-                "family": _text(errors, name, "family", "name.family", required=False),
-                "original_script": _text(
-                    errors, name, "original_script", "name.original_script", required=False
-                ),
-            }
-        )
+    if not name:
+        return None
+    return _drop_empty(
+        {
+            "given": _text(errors, name, "given", "name.given", required=True),
+            "family": _text(errors, name, "family", "name.family", required=False),
+            "original_script": _text(
+                errors, name, "original_script", "name.original_script", required=False
+            ),
+        }
+    )
 
+
+def _date_of_birth_clean(errors: _Errors, data: dict[str, Any], *, sender: bool) -> str | None:
     dob = _date(errors, data, "date_of_birth", "date_of_birth", required=sender)
-    if dob is not None:
-        today = timezone.now().date()
-        age = today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
-        if dob > today or dob.year < 1900:
-            errors.add("date_of_birth", "range: must be a past date after 1900")
-        elif sender and age < getattr(settings, "KYC_MIN_SENDER_AGE", 18):
-            errors.add(
-                "date_of_birth",
-                f"min_age: a sender must be at least {getattr(settings, 'KYC_MIN_SENDER_AGE', 18)}",
-            )
-        else:
-            clean["date_of_birth"] = dob.isoformat()
+    if dob is None:
+        return None
+    today = timezone.now().date()
+    age = today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
+    min_age = getattr(settings, "KYC_MIN_SENDER_AGE", 18)
+    if dob > today or dob.year < 1900:
+        errors.add("date_of_birth", "range: must be a past date after 1900")
+    elif sender and age < min_age:
+        errors.add("date_of_birth", f"min_age: a sender must be at least {min_age}")
+    else:
+        return dob.isoformat()
+    return None
 
+
+def _place_of_birth_clean(errors: _Errors, data: dict[str, Any]) -> dict[str, Any] | None:
     pob = _object(errors, data, "place_of_birth", required=False, allowed={"city", "country"})
-    if pob:
-        clean["place_of_birth"] = _drop_empty(
-            {
-                "city": _text(errors, pob, "city", "place_of_birth.city", required=True),
-                "country": _country(
-                    errors, pob, "country", "place_of_birth.country", required=True
-                ),
-            }
-        )
+    if not pob:
+        return None
+    return _drop_empty(
+        {
+            "city": _text(errors, pob, "city", "place_of_birth.city", required=True),
+            "country": _country(errors, pob, "country", "place_of_birth.country", required=True),
+        }
+    )
 
-    nationality = _country(errors, data, "nationality", "nationality", required=sender)
-    if nationality:
-        clean["nationality"] = nationality
 
+def _address_clean(errors: _Errors, data: dict[str, Any], *, sender: bool) -> dict[str, Any] | None:
     address = _object(
         errors,
         data,
@@ -213,51 +240,28 @@ def record_data_clean(*, role: str, data: dict[str, Any]) -> dict[str, Any]:
         required=sender,
         allowed={"line1", "line2", "city", "region", "postcode", "country"},
     )
-    if address:
-        clean["address"] = _drop_empty(
-            {
-                "line1": _text(errors, address, "line1", "address.line1", required=True),
-                "line2": _text(errors, address, "line2", "address.line2", required=False),
-                "city": _text(errors, address, "city", "address.city", required=True),
-                "region": _text(errors, address, "region", "address.region", required=False),
-                "postcode": _text(
-                    errors, address, "postcode", "address.postcode", required=False, max_length=12
-                ),
-                "country": _country(errors, address, "country", "address.country", required=True),
-            }
-        )
-
-    documents = _id_documents(errors, data.get("id_documents"), required=sender)
-    if documents:
-        clean["id_documents"] = documents
-
-    phone = _phone(errors, data.get("phone"), required=sender)
-    if phone:
-        clean["phone"] = phone
-
-    account = _object(
-        errors, data, "account", required=False, allowed={"type", "identifier", "institution"}
+    if not address:
+        return None
+    return _drop_empty(
+        {
+            "line1": _text(errors, address, "line1", "address.line1", required=True),
+            "line2": _text(errors, address, "line2", "address.line2", required=False),
+            "city": _text(errors, address, "city", "address.city", required=True),
+            "region": _text(errors, address, "region", "address.region", required=False),
+            "postcode": _text(
+                errors, address, "postcode", "address.postcode", required=False, max_length=12
+            ),
+            "country": _country(errors, address, "country", "address.country", required=True),
+        }
     )
-    if account:
-        clean["account"] = _account(errors, account)
 
-    reference = _text(errors, data, "reference", "reference", required=False, max_length=64)
-    if reference:
-        clean["reference"] = reference
 
-    for key in ("occupation", "relationship"):
-        value = _text(errors, data, key, key, required=False, max_length=64)
-        if value:
-            clean[key] = value
+def _source_of_funds_clean(errors: _Errors, data: dict[str, Any]) -> str | None:
     source = _text(errors, data, "source_of_funds", "source_of_funds", required=False)
     if source is not None and source not in SOURCES_OF_FUNDS:
         errors.add("source_of_funds", "choice: " + ", ".join(sorted(SOURCES_OF_FUNDS)))
-    elif source:
-        clean["source_of_funds"] = source
-
-    if errors.errors:
-        raise KycValidationError(errors.errors)
-    return clean
+        return None
+    return source
 
 
 def _id_documents(errors: _Errors, value: Any, *, required: bool) -> list[dict[str, str]]:
