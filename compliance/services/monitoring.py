@@ -114,8 +114,19 @@ def rule_params_clean(kind: str, params: Any) -> dict[str, Any]:
     return params
 
 
+_minor_cache: dict[tuple[int | None, int, str, str, str], int] = {}
+
+
 def _minor(rule: Rule, name: str) -> int:
-    return Money.parse(str(rule.params[name]), rule.params["currency"]).minor
+    """A rule's amount parameter in minor units (parsed once per rule version)."""
+    value, currency = str(rule.params[name]), str(rule.params["currency"])
+    key = (rule.pk, rule.version, name, value, currency)
+    minor = _minor_cache.get(key)
+    if minor is None:
+        if len(_minor_cache) > 10_000:
+            _minor_cache.clear()
+        minor = _minor_cache[key] = Money.parse(value, currency).minor
+    return minor
 
 
 # --- what a rule sees -----------------------------------------------------------------------
@@ -294,14 +305,11 @@ def _histories(
                 send_currency=rule.params["currency"],
             ),
         )
-    rows = (
-        RemittanceOrder.objects.filter(
-            **{f"{column}__in": refs}, created_at__gte=now - WINDOWS["30d"]
-        )
-        .values(column, "send_currency")
-        .annotate(**aggregates)
-        .order_by()
-    )
+    orders = RemittanceOrder.objects.filter(**{f"{column}__in": refs})
+    if party == "sender":
+        orders = orders.filter(created_at__gte=now - WINDOWS["30d"])
+    # a beneficiary's query reaches back to its first order: "never paid before" needs it
+    rows = orders.values(column, "send_currency").annotate(**aggregates).order_by()
     out: dict[tuple[str, str], PartyHistory] = {}
     for row in rows:
         h = PartyHistory(
@@ -345,14 +353,6 @@ def _pairs(
                 out_s[(s, cur)].counterparties[w].add(b)
             if (b, cur) in out_b:
                 out_b[(b, cur)].counterparties[w].add(s)
-
-
-def _received_ever(refs: set[str]) -> set[str]:
-    return set(
-        RemittanceOrder.objects.filter(beneficiary_kyc_ref__in=refs)
-        .values_list("beneficiary_kyc_ref", flat=True)
-        .distinct()
-    )
 
 
 def _near_miss(refs: set[str]) -> set[str]:
@@ -423,11 +423,6 @@ def judge(candidates: Sequence[Candidate], rules: list[Rule]) -> list[Verdict]:
         hist_b.setdefault((c.beneficiary_kyc_ref, c.currency), PartyHistory())
     if kinds & {RuleKind.FAN_IN, RuleKind.FAN_OUT}:
         _pairs(senders, beneficiaries, now, hist_s, hist_b)
-    if RuleKind.NEW_RECIPIENT_LARGE in kinds:
-        # older than 30 days counts too: a recipient is new only if never paid before
-        seen = _received_ever(beneficiaries)
-        for (ref, _), h in hist_b.items():
-            h.received_before = h.received_before or ref in seen
     near = _near_miss(senders | beneficiaries) if RuleKind.NEAR_MISS in kinds else set()
     typologies = {r.typology.code: r.typology for r in rules}
     verdicts: list[Verdict] = []
