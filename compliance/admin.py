@@ -41,6 +41,8 @@ from compliance.services.staff import audit_record, staff_ref
 from core.errors import DomainError
 from core.money import Money
 from institutions.admin_base import ReadOnlyAdmin
+from kyc.admin import KycRecordAdmin
+from kyc.models import KycRecord
 from remittance.admin import RemittanceOrderAdmin
 from remittance.models import OrderStatus, RemittanceOrder
 from settlement.admin import LiquidityLimitAdmin, SettlementWindowAdmin
@@ -346,6 +348,36 @@ class ComplianceLimitAdmin(LiquidityLimitAdmin):
 
 admin.site.unregister(LiquidityLimit)
 admin.site.register(LiquidityLimit, ComplianceLimitAdmin)
+
+
+class ComplianceKycAdmin(KycRecordAdmin):
+    """Verifying or rejecting a record above tier 0 is proposed here and approved by a
+    second person; other status moves (needs info, pending) stay one step."""
+
+    def _act(
+        self, request: HttpRequest, record: KycRecord, action: str, data: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        tier = data.get("tier") or record.tier
+        if action != "status" or data["status"] not in ("verified", "rejected") or not tier:
+            return super()._act(request, record, action, data)
+        proposal = four_eyes.proposal_create(
+            kind=ProposalKind.KYC_STATUS,
+            target=record.kyc_ref,
+            reason=data["reason"],
+            proposer=request.user,  # type: ignore[arg-type]
+            params={"status": data["status"], "tier": tier},
+        )
+        self.message_user(
+            request,
+            f"{data['status'].capitalize()} at tier {tier} proposed ({proposal.ref}); it takes "
+            "effect when a second person approves.",
+            messages.WARNING,
+        )
+        return None
+
+
+admin.site.unregister(KycRecord)
+admin.site.register(KycRecord, ComplianceKycAdmin)
 
 
 # --- proposals -------------------------------------------------------------------------------

@@ -148,6 +148,7 @@ class KycRecordAdmin(ReadOnlyAdmin):
             "title": f"Review {record.kyc_ref}",
             "record": record,
             "decrypted": decrypted,
+            "decrypted_rows": labelled_fields(decrypted["data"]) if decrypted else [],
             "forms": forms_,
             "can_decrypt": request.user.has_perm("kyc.decrypt_kycrecord"),
             "can_review": request.user.has_perm("kyc.review_kycrecord"),
@@ -181,6 +182,25 @@ class KycRecordAdmin(ReadOnlyAdmin):
             services.kyc_record_erase(record=record, reason=data["reason"], actor=actor)
             self.message_user(request, f"{record.kyc_ref} erased", messages.WARNING)
         return None
+
+
+def labelled_fields(value: Any, label: str = "") -> list[tuple[str, str]]:
+    """A decrypted record as (label, value) rows a reviewer reads: nested fields joined
+    ("Name: given"), lists numbered ("Id documents 1: number")."""
+    if isinstance(value, dict):
+        rows: list[tuple[str, str]] = []
+        for key, item in value.items():
+            name = str(key).replace("_", " ")
+            rows += labelled_fields(item, f"{label}: {name}" if label else name.capitalize())
+        return rows
+    if isinstance(value, list):
+        if all(not isinstance(item, dict | list) for item in value):
+            return [(label, ", ".join(str(item) for item in value))]
+        rows = []
+        for n, item in enumerate(value, start=1):
+            rows += labelled_fields(item, f"{label} {n}")
+        return rows
+    return [(label, "" if value is None else str(value))]
 
 
 @admin.register(ScreeningHit)

@@ -9,8 +9,14 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from core.money import Money
 from institutions.admin_base import ReadOnlyAdmin
 from ledger.models import Account, Transfer
+
+
+def _money(minor: int, currency: str) -> str:
+    """Minor units as the admin shows money: major units with the currency."""
+    return str(Money.from_minor(minor, currency))
 
 
 @admin.register(Account)
@@ -20,9 +26,9 @@ class AccountAdmin(ReadOnlyAdmin):
         "kind",
         "currency",
         "institution",
-        "balance_posted",
-        "debits_pending",
-        "available",
+        "balance",
+        "reserved",
+        "available_money",
         "flags",
         "created_at",
     )
@@ -37,14 +43,42 @@ class AccountAdmin(ReadOnlyAdmin):
         "institution",
         "debits_must_not_exceed_credits",
         "credits_must_not_exceed_debits",
-        "debits_pending",
-        "debits_posted",
-        "credits_pending",
-        "credits_posted",
-        "balance_posted",
-        "available",
+        "debits_pending_money",
+        "debits_posted_money",
+        "credits_pending_money",
+        "credits_posted_money",
+        "balance",
+        "available_money",
         "created_at",
     )
+
+    @admin.display(description="balance (posted)")
+    def balance(self, obj: Account) -> str:
+        return _money(obj.balance_posted, obj.currency_id)
+
+    @admin.display(description="reserved (pending debits)")
+    def reserved(self, obj: Account) -> str:
+        return _money(obj.debits_pending, obj.currency_id)
+
+    @admin.display(description="available")
+    def available_money(self, obj: Account) -> str:
+        return _money(obj.available, obj.currency_id)
+
+    @admin.display(description="debits pending")
+    def debits_pending_money(self, obj: Account) -> str:
+        return _money(obj.debits_pending, obj.currency_id)
+
+    @admin.display(description="debits posted")
+    def debits_posted_money(self, obj: Account) -> str:
+        return _money(obj.debits_posted, obj.currency_id)
+
+    @admin.display(description="credits pending")
+    def credits_pending_money(self, obj: Account) -> str:
+        return _money(obj.credits_pending, obj.currency_id)
+
+    @admin.display(description="credits posted")
+    def credits_posted_money(self, obj: Account) -> str:
+        return _money(obj.credits_posted, obj.currency_id)
 
     @admin.display(description="flags")
     def flags(self, obj: Account) -> str:
@@ -62,8 +96,7 @@ class TransferAdmin(ReadOnlyAdmin):
         "kind",
         "debit_account",
         "credit_account",
-        "amount",
-        "currency",
+        "amount_money",
         "code",
         "reference",
         "pending",
@@ -87,8 +120,7 @@ class TransferAdmin(ReadOnlyAdmin):
         "kind",
         "debit_account",
         "credit_account",
-        "amount",
-        "currency",
+        "amount_money",
         "pending",
         "expires_at",
         "code",
@@ -96,3 +128,7 @@ class TransferAdmin(ReadOnlyAdmin):
         "linked_group",
         "created_at",
     )
+
+    @admin.display(description="amount")
+    def amount_money(self, obj: Transfer) -> str:
+        return _money(obj.amount, obj.currency_id)

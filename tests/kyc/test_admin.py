@@ -38,6 +38,9 @@ def test_staff_decrypts_on_demand_and_the_view_is_logged(client, compliance_user
     assert page.status_code == 200 and b"Chaudhry" not in page.content
     shown = client.post(url, {"action": "decrypt", "decrypt-purpose": "periodic review"})
     assert shown.status_code == 200 and b"Chaudhry" in shown.content
+    # labelled fields, not a Python dict
+    assert b'<th scope="row">Name: family</th><td>Chaudhry</td>' in shown.content
+    assert b"{&#x27;" not in shown.content
     assert "no-store" in shown["Cache-Control"]
     log = KycAccessLog.objects.get()
     assert (log.actor, log.purpose) == ("staff:amina", "review: periodic review")
@@ -75,6 +78,14 @@ def test_status_change_and_hit_decision_from_the_admin_are_audited(
     hit.refresh_from_db()
     assert (hit.status, hit.decided_by, hit.reason) == ("cleared", "staff:amina", "different DOB")
     url = reverse("admin:kyc_kycrecord_review", args=[record.pk])
+    # verifying above tier 0 takes four eyes (compliance/services/four_eyes.py): amina, an
+    # officer, proposes; an MLRO approves
+    from compliance.models import Proposal, StaffId
+    from compliance.roles import roles_sync
+    from compliance.services.four_eyes import proposal_approve
+
+    roles_sync()
+    compliance_user.groups.add(Group.objects.get(name="compliance_officer"))
     client.post(
         url,
         {
@@ -84,9 +95,15 @@ def test_status_change_and_hit_decision_from_the_admin_are_audited(
             "status-reason": "ok",
         },
     )
+    assert KycRecord.objects.get(pk=record.pk).status == "pending"
+    mlro = User.objects.create_user("mlro", password="pw", is_staff=True)
+    mlro.groups.add(Group.objects.get(name="mlro"))
+    proposal_approve(proposal_id=Proposal.objects.get(target=record.kyc_ref).pk, approver=mlro)
     record = KycRecord.objects.get(pk=record.pk)
     assert (record.status, record.tier) == ("verified", 2)
-    assert KycStatusChange.objects.filter(record=record, actor="staff:amina").count() == 2
+    assert KycStatusChange.objects.filter(record=record, actor="staff:amina").count() == 1
+    mlro_actor = f"staff:{StaffId.objects.get(user=mlro).ref}"
+    assert KycStatusChange.objects.filter(record=record, actor=mlro_actor).count() == 1
     # The access log is read-only in the admin too.
     log_url = reverse("admin:kyc_kycaccesslog_changelist")
     assert client.get(log_url).status_code == 200
