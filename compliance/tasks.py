@@ -20,3 +20,11 @@ def proposals_expire() -> int:
     from compliance.services.four_eyes import proposals_expire as expire
 
     return expire()
+
+
+@shared_task
+def ledger_verify() -> str:
+    """Hourly: recompute the log and record the verdict for the dashboard."""
+    from compliance.services.integrity import ledger_verify_record
+
+    return str(ledger_verify_record(actor="system:beat").detail["result"])

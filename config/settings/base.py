@@ -499,3 +499,18 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+
+# Compliance console (docs/compliance.md): a four-eyes proposal not decided within this time
+# expires; the goAML report's reporting-entity id (given by the FIU at registration) and
+# local currency; beat expires proposals and records a `ledger verify` for the dashboard.
+FOUR_EYES_TTL_SECONDS = int(env("FOUR_EYES_TTL_SECONDS", "86400") or 86400)
+GOAML_RENTITY_ID = int(env("GOAML_RENTITY_ID", "1") or 1)
+GOAML_LOCAL_CURRENCY = env("GOAML_LOCAL_CURRENCY", "MYR")
+CELERY_BEAT_SCHEDULE["compliance-proposals-expire"] = {
+    "task": "compliance.tasks.proposals_expire",
+    "schedule": timedelta(minutes=5),
+}
+CELERY_BEAT_SCHEDULE["compliance-ledger-verify"] = {
+    "task": "compliance.tasks.ledger_verify",
+    "schedule": timedelta(hours=1),
+}
