@@ -160,10 +160,13 @@ def test_health_endpoints(client):
 
 
 @pytest.mark.django_db
-def test_home_page_lists_the_network(client, network):
+def test_home_page_is_for_customers_even_before_a_corridor_is_priced(client, network):
     page = client.get("/")
     assert page.status_code == 200
-    assert b"VALYOU-MY" in page.content and b"TMB-PK" in page.content
+    assert b"/wallet/sign-up" in page.content
+    # customers never see the back office: no admin or API links, no institution codes
+    assert b"/admin/" not in page.content and b"/api/" not in page.content
+    assert b"VALYOU-MY" not in page.content
 
 
 @pytest.mark.django_db

@@ -361,7 +361,7 @@ def _deliver(corridor, order):
 
 
 def test_a_pkr_amount_is_priced_as_what_they_receive(client, corridor):
-    customer, recipient = _funded_verified(client, corridor)
+    _customer, recipient = _funded_verified(client, corridor)
     body = client.post(
         "/wallet/quote", {"recipient": str(recipient.pk), "amount": "10000", "currency": "PKR"}
     ).content.decode()
@@ -396,7 +396,7 @@ def test_refusals_before_confirming_keep_the_amount_and_say_what_to_do(
 
 
 def test_a_small_transfer_warns_about_the_fee(client, corridor):
-    customer, recipient = _funded_verified(client, corridor)
+    _customer, recipient = _funded_verified(client, corridor)
     body = client.post(
         "/wallet/quote", {"recipient": str(recipient.pk), "amount": "10", "currency": "MYR"}
     ).content.decode()
@@ -426,7 +426,7 @@ def test_cancel_after_the_bank_accepted_is_refused(client, corridor):
     from remittance.services.orders import AnswerRequest, SignedStatement, order_answer
     from tests.remittance.conftest import signed
 
-    customer, recipient = _funded_verified(client, corridor)
+    _customer, recipient = _funded_verified(client, corridor)
     body = client.post(
         "/wallet/quote", {"recipient": str(recipient.pk), "amount": "100", "currency": "MYR"}
     ).content.decode()
@@ -451,7 +451,7 @@ def test_cancel_after_the_bank_accepted_is_refused(client, corridor):
 
 
 def test_recipient_names_are_decrypted_once_per_session(client, corridor):
-    customer, recipient = _funded_verified(client, corridor)
+    _customer, recipient = _funded_verified(client, corridor)
     client.get("/wallet/recipients")
     reads = KycAccessLog.objects.filter(record__kyc_ref=recipient.kyc_ref)
     assert reads.count() == 1  # decrypted for the customer's eyes, and logged
@@ -462,7 +462,7 @@ def test_recipient_names_are_decrypted_once_per_session(client, corridor):
 
 
 def test_other_customers_cannot_see_or_cancel_a_transfer(client, corridor, django_user_model):
-    customer, recipient = _funded_verified(client, corridor)
+    _customer, recipient = _funded_verified(client, corridor)
     body = client.post(
         "/wallet/quote", {"recipient": str(recipient.pk), "amount": "100", "currency": "MYR"}
     ).content.decode()
@@ -478,11 +478,46 @@ def test_other_customers_cannot_see_or_cancel_a_transfer(client, corridor, djang
 
 
 def test_a_tampered_confirmation_is_refused_with_a_way_back(client, corridor):
-    customer, recipient = _funded_verified(client, corridor)
+    _funded_verified(client, corridor)
     page = client.post(
         "/wallet/confirm",
         {"quote_id": "qt_nope", "recipient_id": "not-a-uuid", "order_id": "x"},
         follow=True,
     )
     assert "That quote is no longer available. Please start again." in page.content.decode()
+    assert not RemittanceOrder.objects.exists()
+
+
+def test_a_refusal_at_confirmation_says_what_to_do_and_keeps_the_amount(client, corridor):
+    """The balance can change between the price and the confirmation: the order service
+    refuses, and the customer is sent back to the form with the amount still in it."""
+    import uuid as uuid_module
+
+    from ledger.models import AccountKind
+    from ledger.services.money import (
+        TransferSpec,
+        account_get_or_create,
+        transfers_create_or_raise,
+    )
+
+    customer, recipient = _funded_verified(client, corridor, minor=20_000)
+    body = client.post(
+        "/wallet/quote", {"recipient": str(recipient.pk), "amount": "100", "currency": "MYR"}
+    ).content.decode()
+    fields = dict(re.findall(r'name="(quote_id|recipient_id|order_id)" value="([^"]+)"', body))
+    out = account_get_or_create(code="funding:test:MYR", kind=AccountKind.FUNDING, currency="MYR")
+    transfers_create_or_raise(
+        transfers=[
+            TransferSpec(
+                id=uuid_module.uuid4(),
+                debit_account_id=customer.wallet_id,
+                credit_account_id=out.pk,
+                amount=15_000,
+            )
+        ]
+    )
+    page = client.post("/wallet/confirm", fields, follow=True)
+    text = page.content.decode()
+    assert "Your wallet does not hold enough for this. Top up or send less." in text
+    assert 'value="100.00"' in text
     assert not RemittanceOrder.objects.exists()
