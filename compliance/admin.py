@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -49,6 +50,14 @@ from settlement.admin import LiquidityLimitAdmin, SettlementWindowAdmin
 from settlement.models import LiquidityLimit, SettlementWindow, WindowStatus
 
 FORM_TEMPLATE = "admin/compliance/form.html"
+
+
+def _user(request: HttpRequest) -> AbstractBaseUser:
+    """The signed-in member of staff (the admin lets no one else in)."""
+    user = request.user
+    if not user.is_authenticated:
+        raise PermissionDenied
+    return cast(AbstractBaseUser, user)
 
 
 def _page(
@@ -138,7 +147,7 @@ class ComplianceOrderAdmin(RemittanceOrderAdmin):
                         kind=kind,
                         target=str(order.pk),
                         reason=form.cleaned_data["reason"],
-                        proposer=request.user,  # type: ignore[arg-type]
+                        proposer=_user(request),
                     )
                     made += 1
                 except DomainError as exc:
@@ -269,7 +278,7 @@ class ComplianceWindowAdmin(SettlementWindowAdmin):
                     kind=ProposalKind.WINDOW_SETTLE,
                     target=str(window.pk),
                     reason=form.cleaned_data["reason"],
-                    proposer=request.user,  # type: ignore[arg-type]
+                    proposer=_user(request),
                     params={
                         "rate": str(form.cleaned_data["settlement_rate"].normalize()),
                         "rate_source": form.cleaned_data["rate_source"],
@@ -317,7 +326,7 @@ class ComplianceLimitAdmin(LiquidityLimitAdmin):
                 kind=ProposalKind.LIQUIDITY_LIMIT,
                 target=obj.institution.code,
                 reason=f"limit change to {amount} requested in the admin",
-                proposer=request.user,  # type: ignore[arg-type]
+                proposer=_user(request),
                 params={
                     "amount": str(amount.amount),
                     "currency": obj.currency,
@@ -364,7 +373,7 @@ class ComplianceKycAdmin(KycRecordAdmin):
             kind=ProposalKind.KYC_STATUS,
             target=record.kyc_ref,
             reason=data["reason"],
-            proposer=request.user,  # type: ignore[arg-type]
+            proposer=_user(request),
             params={"status": data["status"], "tier": tier},
         )
         self.message_user(
@@ -455,8 +464,8 @@ class ProposalAdmin(ReadOnlyAdmin):
                 if "approve" in request.POST:
                     proposal = four_eyes.proposal_approve(
                         proposal_id=proposal.pk,
-                        approver=request.user,
-                        note=note,  # type: ignore[arg-type]
+                        approver=_user(request),
+                        note=note,
                     )
                     self.message_user(
                         request, f"Approved {proposal.ref}: {proposal.outcome}", messages.SUCCESS
@@ -464,8 +473,8 @@ class ProposalAdmin(ReadOnlyAdmin):
                 else:
                     proposal = four_eyes.proposal_reject(
                         proposal_id=proposal.pk,
-                        user=request.user,
-                        note=note,  # type: ignore[arg-type]
+                        user=_user(request),
+                        note=note,
                     )
                     self.message_user(request, f"{proposal.ref} turned down.", messages.WARNING)
                 return HttpResponseRedirect(reverse("admin:compliance_proposal_changelist"))
@@ -521,7 +530,7 @@ class ProposalAdmin(ReadOnlyAdmin):
                         kind=ProposalKind.SANCTIONS_LIST,
                         target=form.cleaned_data["format"],
                         reason=form.cleaned_data["reason"],
-                        proposer=request.user,  # type: ignore[arg-type]
+                        proposer=_user(request),
                         params={
                             "format": form.cleaned_data["format"],
                             "filename": upload.name[:100],
@@ -633,8 +642,8 @@ class AlertAdmin(ReadOnlyAdmin):
             for alert in open_alerts:
                 case_services.alert_dismiss(
                     alert=alert,
-                    user=request.user,
-                    reason=form.cleaned_data["reason"],  # type: ignore[arg-type]
+                    user=_user(request),
+                    reason=form.cleaned_data["reason"],
                 )
             self.message_user(request, f"{len(open_alerts)} alert(s) dismissed.")
             return None
@@ -657,7 +666,7 @@ class AlertAdmin(ReadOnlyAdmin):
             try:
                 case = case_services.alerts_escalate(
                     alerts=open_alerts,
-                    user=request.user,  # type: ignore[arg-type]
+                    user=_user(request),
                     reason=form.cleaned_data["reason"],
                     case=form.cleaned_data["case"],
                 )
@@ -792,7 +801,7 @@ class CaseAdmin(ReadOnlyAdmin):
                     if work.is_valid():
                         case_services.case_update(
                             case=case,
-                            user=request.user,  # type: ignore[arg-type]
+                            user=_user(request),
                             assignee=work.cleaned_data["assignee"],
                             deadline=work.cleaned_data["deadline"],
                             status=work.cleaned_data["status"],
@@ -804,8 +813,8 @@ class CaseAdmin(ReadOnlyAdmin):
                     if note.is_valid():
                         case_services.case_note_add(
                             case=case,
-                            user=request.user,
-                            text=note.cleaned_data["text"],  # type: ignore[arg-type]
+                            user=_user(request),
+                            text=note.cleaned_data["text"],
                         )
                         return HttpResponseRedirect(request.path)
                 elif what == "evidence":
@@ -814,7 +823,7 @@ class CaseAdmin(ReadOnlyAdmin):
                         upload = evidence.cleaned_data["file"]
                         case_services.case_evidence_add(
                             case=case,
-                            user=request.user,  # type: ignore[arg-type]
+                            user=_user(request),
                             filename=upload.name,
                             content_type=upload.content_type or "application/octet-stream",
                             content=upload.read(),
@@ -908,7 +917,7 @@ class CaseAdmin(ReadOnlyAdmin):
         item = get_object_or_404(case.evidence, pk=evidence_id)
         filename, _content_type, content = case_services.case_evidence_read(
             evidence=item,
-            user=request.user,  # type: ignore[arg-type]
+            user=_user(request),
         )
         response = HttpResponse(content, content_type="application/octet-stream")
         safe = "".join(ch for ch in filename if ch.isalnum() or ch in "._-") or "evidence"
@@ -1066,7 +1075,7 @@ def _dashboard_index(original: Any) -> Any:
 
         extra = dict(extra_context or {})
         if request.user.is_active and request.user.is_staff:
-            extra["dashboard"] = dashboard(user=request.user)
+            extra["dashboard"] = dashboard(user=_user(request))
             extra["can_verify"] = request.user.has_perm("ledger.view_entry")
         return original(request, extra)
 

@@ -492,7 +492,9 @@ def rule_backtest(*, rule: Rule, days: int = 30) -> Backtest:
     by_sender: dict[tuple[str, str], list[tuple[datetime, int, str]]] = defaultdict(list)
     by_benef: dict[tuple[str, str], list[tuple[datetime, int, str]]] = defaultdict(list)
     near = _near_miss({r[1] for r in rows} | {r[2] for r in rows})
-    flagged, senders, examples, judged = 0, set(), [], 0
+    flagged, judged = 0, 0
+    senders: set[str] = set()
+    examples: list[str] = []
     for order_id, s_ref, b_ref, amount, cur, at in rows:
         if at >= start:
             judged += 1
