@@ -36,6 +36,9 @@ from wallet.models import VerificationCode, WalletProfile
 
 CORRIDOR = "MY-PK"
 CONSENT_VERSION = "2026-12"
+# Codes cost money and can be abused to flood someone's phone: one a minute, five an hour.
+CODE_RESEND_SECONDS = 60
+CODES_PER_HOUR = 5
 
 
 def wallet_institution() -> Institution:
@@ -91,6 +94,14 @@ def verification_code_send(*, user: User) -> None:
     """A fresh six-digit code to the address the customer signed up with; earlier codes stop
     working. Stored (hashed) first, then sent: no transaction waits on a mail server."""
     profile = WalletProfile.objects.get(user=user)
+    now = timezone.now()
+    recent = VerificationCode.objects.filter(user=user, created_at__gte=now - timedelta(hours=1))
+    if recent.filter(created_at__gte=now - timedelta(seconds=CODE_RESEND_SECONDS)).exists():
+        raise WalletRefusal(
+            _("We sent a code less than a minute ago. Wait a minute, then ask again.")
+        )
+    if recent.count() >= CODES_PER_HOUR:
+        raise WalletRefusal(_("Too many codes in an hour. Try again later."))
     code = f"{secrets.randbelow(1_000_000):06d}"
     with transaction.atomic():
         VerificationCode.objects.filter(user=user, used_at__isnull=True).update(

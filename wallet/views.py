@@ -138,8 +138,12 @@ def verify(request: HttpRequest) -> HttpResponse:
         return redirect("wallet-identity")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and "resend" in request.POST:
-        services.verification_code_send(user=_user(request))
-        messages.success(request, _("We sent you a new code."))
+        try:
+            services.verification_code_send(user=_user(request))
+        except WalletRefusal as exc:
+            messages.error(request, exc.detail)
+        else:
+            messages.success(request, _("We sent you a new code."))
         return redirect("wallet-code")
     if request.method == "POST" and form.is_valid():
         try:

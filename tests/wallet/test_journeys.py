@@ -6,11 +6,13 @@ typed and say what to do."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from kyc import services as kyc
 from kyc.models import KycAccessLog, KycDocument, KycRecord
@@ -18,7 +20,7 @@ from ledger.models import Account
 from remittance.models import NameCheck, Recipient, RemittanceOrder
 from remittance.services import name_checks
 from tests.remittance.conftest import fund
-from wallet.models import WalletProfile
+from wallet.models import VerificationCode, WalletProfile
 
 from .conftest import PNG, last_code
 
@@ -87,8 +89,25 @@ def test_too_many_wrong_codes_need_a_new_code(client, corridor, settings):
         client.post("/wallet/verify", {"code": wrong})
     page = client.post("/wallet/verify", {"code": code}).content.decode()
     assert "Too many wrong codes. Ask for a new code below." in page
+    refused = client.post("/wallet/verify", {"resend": "1"}, follow=True).content.decode()
+    assert "Wait a minute, then ask again." in refused  # not a flood of messages
+    VerificationCode.objects.update(created_at=timezone.now() - timedelta(minutes=2))
     client.post("/wallet/verify", {"resend": "1"})
     assert client.post("/wallet/verify", {"code": last_code()}).status_code == 302
+
+
+def test_at_most_five_codes_an_hour(client, corridor):
+    _sign_up(client)
+    for minutes in range(4):
+        VerificationCode.objects.update(created_at=timezone.now() - timedelta(minutes=2 + minutes))
+        client.post("/wallet/verify", {"resend": "1"})
+    VerificationCode.objects.filter(created_at__gte=timezone.now() - timedelta(minutes=1)).update(
+        created_at=timezone.now() - timedelta(minutes=2)
+    )
+    sent = len(mail.outbox)
+    page = client.post("/wallet/verify", {"resend": "1"}, follow=True).content.decode()
+    assert "Too many codes in an hour. Try again later." in page
+    assert len(mail.outbox) == sent
 
 
 def _verified_customer(client, corridor):
