@@ -112,11 +112,11 @@ def _person(parent: ET.Element, tag: str, data: dict[str, Any], *, my_client: bo
     if passport is not None:
         _sub(person, "passport_number", str(passport.get("number", ""))[:255])
         _sub(person, "passport_country", str(passport.get("issuing_country", ""))[:2])
-    national = next((d for d in docs if d.get("type") != "passport"), passport)
+    national = next((d for d in docs if d.get("type") != "passport"), None)
     if national is not None:
         _sub(person, "id_number", str(national.get("number", ""))[:255])
-    elif my_client:
-        _sub(person, "id_number", "-")
+    elif my_client:  # required for one's own client: the passport is their identity number
+        _sub(person, "id_number", str((passport or {}).get("number", "-"))[:255] or "-")
     if data.get("nationality"):
         _sub(person, "nationality1", str(data["nationality"])[:2])
     if my_client:
