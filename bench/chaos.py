@@ -123,6 +123,8 @@ class Stack:
             "WARNING",
             "--book",
             str(VAR / f"{code}-book.json"),
+            "--catch-up-seconds",
+            "5",
         ]
 
     def start(self, name: str) -> None:

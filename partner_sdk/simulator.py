@@ -79,6 +79,7 @@ class Config:
     public_url: str | None = None
     workers: int = 4
     hub_url: str | None = None
+    catch_up_seconds: float = 30.0
 
     @property
     def book_path(self) -> Path:
@@ -224,6 +225,8 @@ class Simulator:
         self._spawn(lambda: self.server.serve_forever(poll_interval=0.1), "http")
         if self.config.register_webhook:
             self._spawn(self._register_until_done, "register")
+        if self.config.catch_up_seconds > 0:
+            self._spawn(self._catch_up_loop, "catch-up")
 
     def _spawn(self, target: Any, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -310,6 +313,47 @@ class Simulator:
                 logger.debug("webhook did not verify under one of our secrets")
                 continue
         return None
+
+    # --- catching up (a bank does not rely on webhooks alone) ---
+
+    def _catch_up_loop(self) -> None:
+        """At start and every `catch_up_seconds`: `catch_up`. A webhook answered 200 is one the
+        hub will not send again, and a crash between that answer and the work (kill -9, power
+        loss) would leave the order waiting for its credit deadline; so the bank also asks the
+        hub for the orders still waiting on it (the chaos harness, bench/chaos.py, found this)."""
+        while not self._stop.is_set():
+            try:
+                self.catch_up()
+            except Exception:
+                logger.exception("catching up with the hub failed; next try later")
+            if self._stop.wait(self.config.catch_up_seconds):
+                return
+
+    def catch_up(self) -> int:
+        """Process every order addressed to this bank that is still `submitted` or `accepted`
+        at the hub and not being processed here; returns how many. Idempotent with the
+        webhook path: the book pays an order at most once and the hub answers a repeat as a
+        no-op."""
+        done = 0
+        for status in ("submitted", "accepted"):
+            for order in self.client.iter_orders(status=status):
+                if order.get("receiving_institution") != self.config.institution:
+                    continue
+                order_id = str(order["id"])
+                with self._seen_lock:
+                    confirmed = self.book.credits.get(order_id, {}).get("confirmed")
+                    if order_id in self._active or confirmed or order_id in self.book.rejected:
+                        continue
+                    self._active.add(order_id)
+                try:
+                    self._process(order_id, {**order, "order_id": order_id})
+                    done += 1
+                finally:
+                    with self._seen_lock:
+                        self._active.discard(order_id)
+        if done:
+            logger.warning("caught up with %d order(s) no webhook had brought to completion", done)
+        return done
 
     # --- acting (worker threads) ---
 
@@ -570,6 +614,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-kyc-check", dest="kyc_check", action="store_false")
     p.add_argument("--register-webhook", action="store_true")
     p.add_argument("--workers", type=int, default=4)
+    p.add_argument(
+        "--catch-up-seconds",
+        type=float,
+        default=30.0,
+        help="how often to ask the hub for orders still waiting on this bank (0: never)",
+    )
     p.add_argument("--log-level", default="INFO")
     return p
 
@@ -597,6 +647,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         public_url=args.public_url,
         workers=args.workers,
         hub_url=args.hub_url,
+        catch_up_seconds=args.catch_up_seconds,
     )
     simulator = Simulator(config)
     stopping = threading.Event()

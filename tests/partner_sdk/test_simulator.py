@@ -60,6 +60,8 @@ def start(hub, tmb, tmp_path):
     started: list[Sim] = []
 
     def start(*args: str) -> Sim:
+        if "--catch-up-seconds" not in args:  # webhooks only, unless the test is about it
+            args = (*args, "--catch-up-seconds", "0")
         credentials = tmp_path / "TMB-PK.json"
         credentials.write_text(json.dumps(tmb.credentials(hub)))
         book, log = tmp_path / "book.json", tmp_path / f"sim{len(started)}.log"
@@ -166,6 +168,26 @@ def test_accepts_credits_and_books_an_order_exactly_once(hub, tmb, start):
     sim.stop()
     on_disk = json.loads(sim.book_path.read_text())
     assert on_disk["wallets"] == {"kyc_ben_1": "59120.00"}
+
+
+def test_after_a_crash_it_catches_up_with_orders_whose_webhook_it_had_answered(hub, tmb, start):
+    """A webhook answered 200 is not sent again; if the bank died before acting on it (the
+    chaos harness kills it with -9), the order would wait for its credit deadline. At start
+    and every --catch-up-seconds the bank asks the hub for orders still waiting on it, and
+    pays each at most once."""
+    waiting = hub.add_order(sender="VALYOU-MY", receiver="TMB-PK")
+    half_done = hub.add_order(sender="VALYOU-MY", receiver="TMB-PK", status="accepted")
+    not_ours = hub.add_order(sender="VALYOU-MY", receiver="OTHER-PK")
+    sim = start("--catch-up-seconds", "1")
+    assert eventually(lambda: all(
+        sim.book()["credits"].get(o["id"], {}).get("confirmed") for o in (waiting, half_done)
+    ))  # fmt: skip
+    assert hub.orders[waiting["id"]]["status"] == "credited"
+    assert hub.orders[half_done["id"]]["status"] == "credited"
+    assert not steps(hub, not_ours["id"])
+    time.sleep(1.5)  # another round finds nothing left to do
+    assert steps(hub, waiting["id"]) == ["accept", "credit"]
+    assert sim.book()["wallets"] == {"kyc_ben_1": "118240.00"}
 
 
 def test_forged_and_unsigned_webhooks_are_401_and_do_nothing(hub, tmb, start):
