@@ -314,8 +314,53 @@ admin.site.unregister(SettlementWindow)
 admin.site.register(SettlementWindow, ComplianceWindowAdmin)
 
 
+class LimitForm(forms.ModelForm):
+    """The limit in major units of its currency (never minor units on a form)."""
+
+    amount = forms.DecimalField(
+        max_digits=20,
+        decimal_places=2,
+        min_value=0,
+        help_text="In major units of the currency, e.g. 500000.00",
+    )
+
+    class Meta:
+        model = LiquidityLimit
+        fields = ("institution", "currency", "mode", "on_breach", "alert_percent")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["amount"].initial = Money.from_minor(
+                self.instance.amount_minor, self.instance.currency
+            ).amount
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("amount") is not None and data.get("currency"):
+            try:
+                self.instance.amount_minor = Money.parse(
+                    str(data["amount"]), str(data["currency"])
+                ).minor
+            except ValueError as exc:
+                self.add_error("amount", str(exc))
+        return data
+
+
 class ComplianceLimitAdmin(LiquidityLimitAdmin):
     """A changed limit becomes a proposal; it takes effect when a second person approves."""
+
+    form = LimitForm
+    fields = (
+        "institution",
+        "currency",
+        "mode",
+        "amount",
+        "on_breach",
+        "alert_percent",
+        "alerted_at",
+        "updated_at",
+    )
 
     def save_model(
         self, request: HttpRequest, obj: LiquidityLimit, form: Any, change: bool

@@ -94,7 +94,7 @@ def test_liquidity_limit_admin_shows_usage(ops, checker, corridor):
             "institution": partner.pk,
             "currency": "MYR",
             "mode": "net_debit_cap",
-            "amount_minor": 150_000,
+            "amount": "1500.00",  # major units on the form
             "on_breach": "hold",
             "alert_percent": 80,
         },
