@@ -98,6 +98,7 @@ def bare_ed25519_verifies_per_second(seconds: float = 3.0) -> float:
 def _build_log(entries: int) -> dict:
     """The network, then `entries` distinct signed statements queued by COPY and sequenced by
     the integrator. Returns the credentials a witness needs (TMB-PK's)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from django.db import connection
     from django.utils import timezone
 
@@ -119,10 +120,12 @@ def _build_log(entries: int) -> dict:
         for code, country, currency in (("PARTNER-MY", "MY", "MYR"), ("TMB-PK", "PK", "PKR"))
     }
     ledger_integrate()
-    signers = [
-        ("HUB", hub.signing_key.key_id, inst.signing_key_private(signing_key=hub.signing_key)),
-        *((code, new.signing_key.key_id, new.private_key) for code, new in banks.items()),
+    signers: list[tuple[str, str, Ed25519PrivateKey]] = [
+        ("HUB", hub.signing_key.key_id, inst.signing_key_private(signing_key=hub.signing_key))
     ]
+    for code, new in banks.items():
+        assert new.private_key is not None  # external: its key is handed back once
+        signers.append((code, new.signing_key.key_id, new.private_key))
     at = format_time(datetime.now(UTC))
     start = time.perf_counter()
     done = 0
@@ -162,6 +165,7 @@ def _build_log(entries: int) -> dict:
         done += chunk
         print(f"    … {done:,} entries signed and sequenced ({time.perf_counter() - start:.0f} s)")
     tmb = banks["TMB-PK"]
+    assert tmb.private_key is not None
     _, api_key = inst.api_credential_create(institution=tmb.signing_key.institution, label="bench")
     witness_register(institution=tmb.signing_key.institution)
     assert SigningKey.objects.filter(institution__code="TMB-PK", active=True).exists()
@@ -359,6 +363,7 @@ def _steady_figures(since_epoch: float) -> dict:
 
     since = datetime.fromtimestamp(since_epoch + 5, UTC)  # after the witnesses' first catch-up
     until = Checkpoint.objects.order_by("-tree_size").values_list("created_at", flat=True).first()
+    assert until is not None, "the order benchmark left no log"
     cut = until - timedelta(seconds=2)  # the last checkpoints had nothing after them
     checkpoints = list(
         Checkpoint.objects.filter(created_at__gte=since, created_at__lte=cut)
