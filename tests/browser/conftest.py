@@ -23,6 +23,9 @@ from typing import Any
 import pytest
 from django.conf import settings
 
+# the priced corridor and the funded wallet user the journeys start from
+from tests.remittance.conftest import corridor, wallet_customer  # noqa: F401
+
 # Playwright's sync API keeps an asyncio loop on the test's thread; Django's database calls in
 # the test (and its teardown) are still synchronous, which its async-safety check cannot tell.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -17,7 +17,6 @@ from compliance.roles import roles_sync
 from kyc import services as kyc
 from remittance.models import RemittanceOrder
 from tests.kyc.conftest import BENEFICIARY, SAMPLES
-from tests.remittance.conftest import corridor, wallet_customer  # noqa: F401
 from tests.wallet.test_journeys import _deliver
 
 from .conftest import DESKTOP, axe_violations, shot
@@ -195,7 +194,7 @@ def test_alert_to_case_to_report_downloaded(
     assert goaml_validate(content) == []
 
 
-def test_settle_a_window_with_four_eyes(live_server, page_at, corridor, roles):  # noqa: F811
+def test_settle_a_window_with_four_eyes(live_server, page_at, corridor, roles):
     from settlement.models import SettlementWindow
     from settlement.services import windows
     from tests.ledger.helpers import witnesses_catch_up

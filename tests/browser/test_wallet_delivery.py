@@ -14,7 +14,6 @@ import pytest
 
 from remittance.models import RemittanceOrder
 from tests.conftest import requires_postgres
-from tests.remittance.conftest import corridor  # noqa: F401
 from tests.remittance.test_end_to_end import _up, _wait, stack  # noqa: F401
 
 from .conftest import SHOTS, shot

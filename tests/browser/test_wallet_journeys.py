@@ -18,7 +18,6 @@ from kyc import services as kyc
 from kyc.models import KycRecord
 from remittance.models import NameCheck, Recipient, RemittanceOrder
 from remittance.services import name_checks
-from tests.remittance.conftest import corridor  # noqa: F401
 from tests.wallet.test_journeys import _deliver
 
 from .wallet_pages import (
@@ -36,7 +35,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def priced(corridor):  # noqa: F811  (the priced MY-PK corridor of tests/remittance)
+def priced(corridor):
     return corridor
 
 

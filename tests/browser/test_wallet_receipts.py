@@ -22,7 +22,6 @@ from ledger.services.log import cosignature_add
 from ledger.services.witnesses import witness_register
 from partner_sdk.note import cosign
 from tests.conftest import requires_postgres
-from tests.remittance.conftest import corridor, wallet_customer  # noqa: F401
 from tests.wallet.transfers import (
     recipient_add,
     transfer_deliver,
@@ -42,7 +41,7 @@ PAGES_CHECKED: list[str] = []
 
 
 @pytest.fixture
-def transfers(corridor, wallet_customer):  # noqa: F811
+def transfers(corridor, wallet_customer):
     """Two past transfers (one delivered and witnessed, one refunded) and a notice."""
     delivered = transfer_send(wallet_customer, recipient_add(wallet_customer))
     transfer_deliver(corridor, delivered, payout_reference="EP-20261202-7781")
@@ -180,7 +179,7 @@ def test_a_customer_cannot_open_another_customers_receipt(
     page_at,
     transfers,
     django_user_model,
-    wallet_customer,  # noqa: F811
+    wallet_customer,
 ):
     from remittance.models import Customer
 

@@ -21,7 +21,16 @@ def _production_check(env: dict[str, str]) -> subprocess.CompletedProcess:
         k: v
         for k, v in os.environ.items()
         if k
-        not in {"SECRET_KEY", "REMIT_KEKS", "DATABASE_URL", "CELERY_BROKER_URL", "ALLOWED_HOSTS"}
+        not in {
+            "SECRET_KEY",
+            "REMIT_KEKS",
+            "DATABASE_URL",
+            "CELERY_BROKER_URL",
+            "ALLOWED_HOSTS",
+            # set by the browser tests for their own process (tests/browser/conftest.py); a
+            # production process never has it
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+        }
     }
     base.update(env, DJANGO_SETTINGS_MODULE="config.settings.production")
     return subprocess.run(
