@@ -59,7 +59,7 @@ def _signing_key_add(*, institution: Institution, public_key: bytes | None) -> N
     kid = key_id(public_key)
     wrapped = None
     if institution.hosted and private is not None:
-        wrapped = keyring().wrap(ed25519_private_raw(private), aad=_signing_key_aad(kid))
+        wrapped = keyring().wrap(ed25519_private_raw(private), aad=signing_key_aad(kid))
     key = SigningKey.objects.create(
         institution=institution, key_id=kid, public_key=public_key, wrapped_private_key=wrapped
     )
@@ -114,22 +114,8 @@ def signing_key_rotate(*, institution: Institution, public_key: bytes | None = N
     return new
 
 
-def _signing_key_aad(key_id: str) -> bytes:
+def signing_key_aad(key_id: str) -> bytes:
     return b"signing-key:" + key_id.encode()
-
-
-@transaction.atomic
-def signing_keys_rewrap() -> int:
-    """Re-wrap every hosted private signing key under the current KEK (KEK rotation,
-    docs/operations.md); returns how many changed."""
-    ring = keyring()
-    changed = 0
-    for key in SigningKey.objects.select_for_update().filter(wrapped_private_key__isnull=False):
-        blob = ring.rewrap(bytes(key.wrapped_private_key or b""), aad=_signing_key_aad(key.key_id))
-        if blob is not None:
-            SigningKey.objects.filter(pk=key.pk).update(wrapped_private_key=blob)
-            changed += 1
-    return changed
 
 
 def signing_key_private(*, signing_key: SigningKey) -> Ed25519PrivateKey:
@@ -137,7 +123,7 @@ def signing_key_private(*, signing_key: SigningKey) -> Ed25519PrivateKey:
     if not signing_key.wrapped_private_key:
         raise DomainError(f"the hub does not hold a private key for {signing_key.institution_id}")
     raw = keyring().unwrap(
-        bytes(signing_key.wrapped_private_key), aad=_signing_key_aad(signing_key.key_id)
+        bytes(signing_key.wrapped_private_key), aad=signing_key_aad(signing_key.key_id)
     )
     return Ed25519PrivateKey.from_private_bytes(raw)
 

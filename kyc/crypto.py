@@ -57,17 +57,17 @@ def document_aad(*, kyc_ref: str, doc_ref: str) -> bytes:
     return f"remit-kyc/v1/document\n{kyc_ref}\n{doc_ref}".encode()
 
 
-def _data_key_aad(kyc_ref: str) -> bytes:
+def data_key_aad(kyc_ref: str) -> bytes:
     return b"kyc-data-key:" + kyc_ref.encode()
 
 
 def wrap_data_key(data_key: bytes, *, kyc_ref: str) -> bytes:
-    return keyring().wrap(data_key, aad=_data_key_aad(kyc_ref))
+    return keyring().wrap(data_key, aad=data_key_aad(kyc_ref))
 
 
 def unwrap_data_key(wrapped: bytes, *, kyc_ref: str) -> bytes:
     try:
-        return keyring().unwrap(bytes(wrapped), aad=_data_key_aad(kyc_ref))
+        return keyring().unwrap(bytes(wrapped), aad=data_key_aad(kyc_ref))
     except UnwrapError as exc:
         raise KycIntegrityError(f"data key of {kyc_ref} cannot be unwrapped: {exc}") from None
 

@@ -67,7 +67,7 @@ logger = logging.getLogger(__name__)
 # --- endpoints ---------------------------------------------------------------------------
 
 
-def _webhook_aad(endpoint_id: int) -> bytes:
+def webhook_secret_aad(endpoint_id: int) -> bytes:
     return f"webhook-endpoint:{endpoint_id}".encode()
 
 
@@ -80,27 +80,17 @@ def webhook_endpoint_create(
     endpoint = WebhookEndpoint.objects.create(
         institution=institution, url=url, event_types=event_types or [], wrapped_secret=b""
     )
-    endpoint.wrapped_secret = keyring().wrap(secret.encode(), aad=_webhook_aad(endpoint.pk))
+    endpoint.wrapped_secret = keyring().wrap(secret.encode(), aad=webhook_secret_aad(endpoint.pk))
     endpoint.save(update_fields=["wrapped_secret"])
     return endpoint, secret
 
 
 def webhook_endpoint_secret(*, endpoint: WebhookEndpoint) -> str:
-    return keyring().unwrap(bytes(endpoint.wrapped_secret), aad=_webhook_aad(endpoint.pk)).decode()
-
-
-@transaction.atomic
-def webhook_secrets_rewrap() -> int:
-    """Re-wrap every endpoint's signing secret under the current KEK (KEK rotation,
-    docs/operations.md); returns how many changed."""
-    ring = keyring()
-    changed = 0
-    for endpoint in WebhookEndpoint.objects.select_for_update().exclude(wrapped_secret=b""):
-        blob = ring.rewrap(bytes(endpoint.wrapped_secret), aad=_webhook_aad(endpoint.pk))
-        if blob is not None:
-            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(wrapped_secret=blob)
-            changed += 1
-    return changed
+    return (
+        keyring()
+        .unwrap(bytes(endpoint.wrapped_secret), aad=webhook_secret_aad(endpoint.pk))
+        .decode()
+    )
 
 
 def webhook_endpoint_disable(*, endpoint: WebhookEndpoint, reason: str) -> None:

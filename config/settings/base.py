@@ -37,9 +37,7 @@ def env_bool(name: str, default: bool = False) -> bool:
 SECRET_KEY = env("SECRET_KEY", "insecure-dev-key-only-for-local-use-0123456789abcdef")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = [
-    h.strip()
-    for h in (env("ALLOWED_HOSTS", "127.0.0.1,localhost") or "").split(",")
-    if h.strip()
+    h.strip() for h in (env("ALLOWED_HOSTS", "127.0.0.1,localhost") or "").split(",") if h.strip()
 ]
 
 # Key-encryption key (KEK) for private signing keys the hub hosts and for KYC data keys.
@@ -133,9 +131,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
-    {
-        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"
-    },
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
@@ -184,6 +180,13 @@ WALLET_PUBLIC_URL = env("WALLET_PUBLIC_URL", "http://localhost:8000")
 
 # Celery: CELERY_BROKER_URL, else kombu's filesystem transport in var/broker.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
+# Redis: a task a killed worker had taken (acks_late) goes back to the queue only after this
+# many seconds (kombu's default is an hour). Every task is idempotent, so a shorter timeout is
+# safe; keep it above the longest task's run time (docs/operations.md, "After a crash").
+CELERY_VISIBILITY_TIMEOUT = int(env("CELERY_VISIBILITY_TIMEOUT", "3600") or 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL == "filesystem://":
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -220,9 +223,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 }
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "institutions.authentication.ApiKeyAuthentication"
-    ],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["institutions.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["core.parsers.BoundedJSONParser"],
@@ -255,22 +256,14 @@ LEDGER_OPERATOR_CODE = env("LEDGER_OPERATOR_CODE", "HUB")
 LEDGER_INTEGRATE_BATCH = int(env("LEDGER_INTEGRATE_BATCH", "1000") or 1000)
 # A partner-signed statement's `at` must lie within this window around the hub's clock
 # (docs/ledger.md): not older than MAX_AGE, not ahead by more than MAX_SKEW.
-LEDGER_STATEMENT_MAX_AGE_SECONDS = int(
-    env("LEDGER_STATEMENT_MAX_AGE_SECONDS", "900") or 900
-)
-LEDGER_STATEMENT_MAX_SKEW_SECONDS = int(
-    env("LEDGER_STATEMENT_MAX_SKEW_SECONDS", "120") or 120
-)
+LEDGER_STATEMENT_MAX_AGE_SECONDS = int(env("LEDGER_STATEMENT_MAX_AGE_SECONDS", "900") or 900)
+LEDGER_STATEMENT_MAX_SKEW_SECONDS = int(env("LEDGER_STATEMENT_MAX_SKEW_SECONDS", "120") or 120)
 # The integrator task waits this long before reading the queue, so statements committed in
 # the meantime share its run (ledger/services/log.py ledger_integrate).
-LEDGER_INTEGRATE_COALESCE_SECONDS = float(
-    env("LEDGER_INTEGRATE_COALESCE_SECONDS", "0.02") or 0
-)
+LEDGER_INTEGRATE_COALESCE_SECONDS = float(env("LEDGER_INTEGRATE_COALESCE_SECONDS", "0.02") or 0)
 # A witness whose oldest uncovered checkpoint has waited longer than this raises an operator
 # alert (ledger/services/witnesses.py; beat checks every 30 s).
-LEDGER_WITNESS_LAG_ALERT_SECONDS = int(
-    env("LEDGER_WITNESS_LAG_ALERT_SECONDS", "120") or 120
-)
+LEDGER_WITNESS_LAG_ALERT_SECONDS = int(env("LEDGER_WITNESS_LAG_ALERT_SECONDS", "120") or 120)
 CELERY_BEAT_SCHEDULE["ledger-witnesses-lag-check"] = {
     "task": "ledger.tasks.check_witnesses",
     "schedule": timedelta(seconds=30),
@@ -288,12 +281,8 @@ WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
 # activity, and refused-access rows of the KYC access log after this many days. The log's
 # decrypt/share/erase rows are AML/CFT record keeping (at least five years) and never deleted.
 IDEMPOTENCY_RETENTION_DAYS = int(env("IDEMPOTENCY_RETENTION_DAYS", "7") or 7)
-WEBHOOK_DELIVERY_RETENTION_DAYS = int(
-    env("WEBHOOK_DELIVERY_RETENTION_DAYS", "90") or 90
-)
-KYC_DENIED_ACCESS_RETENTION_DAYS = int(
-    env("KYC_DENIED_ACCESS_RETENTION_DAYS", "365") or 365
-)
+WEBHOOK_DELIVERY_RETENTION_DAYS = int(env("WEBHOOK_DELIVERY_RETENTION_DAYS", "90") or 90)
+KYC_DENIED_ACCESS_RETENTION_DAYS = int(env("KYC_DENIED_ACCESS_RETENTION_DAYS", "365") or 365)
 CELERY_BEAT_SCHEDULE["retention-idempotency-records"] = {
     "task": "institutions.tasks.purge_idempotency_records",
     "schedule": timedelta(hours=24),
@@ -310,9 +299,7 @@ CELERY_BEAT_SCHEDULE["retention-kyc-denied-access"] = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
-    },
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
@@ -329,10 +316,7 @@ _redis_url = env("REDIS_URL") or (
 )
 CACHES = {
     "default": (
-        {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": _redis_url,
-        }
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_url}
         if _redis_url
         else {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
@@ -374,21 +358,9 @@ KYC_TIER_LIMITS = {
     "MY-PK": {
         "currency": "MYR",
         "tiers": {
-            "1": {
-                "per_transaction": "3000.00",
-                "daily": "3000.00",
-                "monthly": "10000.00",
-            },
-            "2": {
-                "per_transaction": "10000.00",
-                "daily": "10000.00",
-                "monthly": "30000.00",
-            },
-            "3": {
-                "per_transaction": "30000.00",
-                "daily": "50000.00",
-                "monthly": "100000.00",
-            },
+            "1": {"per_transaction": "3000.00", "daily": "3000.00", "monthly": "10000.00"},
+            "2": {"per_transaction": "10000.00", "daily": "10000.00", "monthly": "30000.00"},
+            "3": {"per_transaction": "30000.00", "daily": "50000.00", "monthly": "100000.00"},
         },
     }
 }
@@ -401,9 +373,7 @@ SETTLEMENT_AGGREGATE_STRIPES = int(env("SETTLEMENT_AGGREGATE_STRIPES", "8") or 8
 # An accepted order not credited within this many seconds is a reconciliation break.
 SETTLEMENT_CREDIT_SLA_SECONDS = int(env("SETTLEMENT_CREDIT_SLA_SECONDS", "60") or 60)
 # How far back the sweep looks for accepted-but-not-credited orders.
-SETTLEMENT_RECON_LOOKBACK_SECONDS = int(
-    env("SETTLEMENT_RECON_LOOKBACK_SECONDS", "86400") or 86400
-)
+SETTLEMENT_RECON_LOOKBACK_SECONDS = int(env("SETTLEMENT_RECON_LOOKBACK_SECONDS", "86400") or 86400)
 # No limit is no credit: an external sending institution with no liquidity limit in a currency
 # is refused (`liquidity_not_configured`). Off: such an institution is unlimited (the old way).
 LIQUIDITY_REQUIRE_LIMIT = env_bool("LIQUIDITY_REQUIRE_LIMIT", True)
@@ -463,9 +433,7 @@ def env_rate(name: str, default: str) -> str | None:
     if value.lower() in {"off", "none", "0"}:
         return None
     if not re.fullmatch(r"[1-9][0-9]*/(s|sec|m|min|h|hour|d|day)", value):
-        raise ImproperlyConfigured(
-            f"{name} must look like 600/min (or be off), not {value!r}"
-        )
+        raise ImproperlyConfigured(f"{name} must look like 600/min (or be off), not {value!r}")
     return value
 
 

@@ -14,7 +14,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import DomainError
-from institutions.crypto import keyring
 from institutions.models import Institution
 from kyc import crypto
 from kyc.errors import (
@@ -218,27 +217,8 @@ def kyc_record_erase(*, record: KycRecord, reason: str, actor: str) -> KycRecord
 def kek_rewrap_all(*, batch_size: int = 500) -> int:
     """Re-wrap every live data key under the current KEK; ciphertext is not touched. Each
     batch is its own transaction, so a long run can be interrupted and resumed. Returns how
-    many keys were re-wrapped."""
-    ring = keyring()
-    done = 0
-    last_pk = 0
-    while True:
-        with transaction.atomic():
-            batch = list(
-                KycRecord.objects.select_for_update()
-                .filter(pk__gt=last_pk, wrapped_data_key__isnull=False)
-                .order_by("pk")
-                .only("pk", "kyc_ref", "wrapped_data_key")[:batch_size]
-            )
-            if not batch:
-                return done
-            changed = []
-            for record in batch:
-                blob = bytes(record.wrapped_data_key or b"")
-                if ring.kid_of(blob) != ring.current_kid:
-                    key = crypto.unwrap_data_key(blob, kyc_ref=record.kyc_ref)
-                    record.wrapped_data_key = crypto.wrap_data_key(key, kyc_ref=record.kyc_ref)
-                    changed.append(record)
-            KycRecord.objects.bulk_update(changed, ["wrapped_data_key"])
-            done += len(changed)
-            last_pk = batch[-1].pk
+    many keys were re-wrapped. (`manage.py keys rewrap` does this for every wrapped column.)"""
+    from institutions.wrapped import wrapped_column_rewrap, wrapped_columns
+
+    [column] = [c for c in wrapped_columns() if c.label == "KYC data keys"]
+    return wrapped_column_rewrap(column, batch_size=batch_size)

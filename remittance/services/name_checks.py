@@ -39,16 +39,16 @@ class NameCheckView:
     account_title: str
 
 
-def _aad(check_id: uuid.UUID) -> bytes:
+def name_check_aad(check_id: uuid.UUID) -> bytes:
     return f"remit-name-check/v1\n{check_id}".encode()
 
 
 def _seal(check: NameCheck, payload: dict[str, str]) -> None:
-    check.sealed = keyring().wrap(json.dumps(payload).encode(), aad=_aad(check.id))
+    check.sealed = keyring().wrap(json.dumps(payload).encode(), aad=name_check_aad(check.id))
 
 
 def _open(check: NameCheck) -> dict[str, str]:
-    return dict(json.loads(keyring().unwrap(bytes(check.sealed), aad=_aad(check.id))))
+    return dict(json.loads(keyring().unwrap(bytes(check.sealed), aad=name_check_aad(check.id))))
 
 
 def receiving_institution_for(*, corridor_code: str) -> Institution:

@@ -39,7 +39,8 @@ def test_after_rewrap_the_old_kek_can_go(network, settings):
     settings.REMIT_KEKS = f"{new},{old}"
     out = io.StringIO()
     call_command("keys", "rewrap", stdout=out)
-    assert "re-wrapped 1 KYC data key(s)" in out.getvalue()
+    assert "KYC data keys 1" in out.getvalue()
+    assert "webhook secrets 1" in out.getvalue()
     settings.REMIT_KEKS = new  # the old KEK is gone
     hosted = SigningKey.objects.get(institution=network.valyou.institution, active=True)
     assert signing_key_private(signing_key=hosted) is not None
@@ -51,4 +52,7 @@ def test_after_rewrap_the_old_kek_can_go(network, settings):
     assert read["data"]["name"]["family"] == SENDER["name"]["family"]
     again = io.StringIO()
     call_command("keys", "rewrap", stdout=again)
-    assert "re-wrapped 0 KYC data key(s), 0 signing key(s), 0 webhook secret(s)" in again.getvalue()
+    counts = again.getvalue().split(": ", 1)[1]
+    assert {part.rsplit(" ", 1)[1] for part in counts.strip().split(", ")} == {"0"}
+    for label in ("KYC data keys", "hosted signing keys", "webhook secrets", "name checks"):
+        assert label in counts
