@@ -159,13 +159,6 @@ class WalletPasswordResetForm(PasswordResetForm):
             if u.has_usable_password()
         )
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        # Django skips users whose `email` is empty; ours may have only a phone number
-        for user in self.get_users(self.cleaned_data["email"]):
-            if not user.email:
-                user.email = user.get_username()  # in memory only: Django's loop reads it
-        super().save(*args, **kwargs)
-
     def send_mail(
         self,
         subject_template_name: str,
@@ -175,7 +168,7 @@ class WalletPasswordResetForm(PasswordResetForm):
         to_email: str,
         html_email_template_name: str | None = None,
     ) -> None:
-        if "@" in to_email:
+        if to_email and "@" in to_email:
             super().send_mail(
                 subject_template_name,
                 email_template_name,
@@ -187,7 +180,10 @@ class WalletPasswordResetForm(PasswordResetForm):
             return
         from django.template import loader
 
-        sms_send(to=to_email, text=loader.render_to_string(email_template_name, context))
+        # signed up with a mobile number: the user's name is that number (E.164)
+        number = context["user"].get_username()
+        if number.startswith("+"):  # anyone else without an e-mail address gets nothing
+            sms_send(to=number, text=loader.render_to_string(email_template_name, context))
 
 
 NATIONALITIES = [

@@ -540,3 +540,27 @@ def test_a_refusal_at_confirmation_says_what_to_do_and_keeps_the_amount(client, 
     assert "Your wallet does not hold enough for this. Top up or send less." in text
     assert 'value="100.00"' in text
     assert not RemittanceOrder.objects.exists()
+
+
+def test_a_mobile_customer_logs_in_with_any_common_form_and_resets_by_text(client, corridor, sms):
+    _sign_up(client, "012-345 6789")
+    client.logout()
+    logged_in = client.post(
+        "/accounts/login/", {"username": "+60 12 345 6789", "password": "x7!Ghosts-pw"}
+    )
+    assert logged_in.status_code == 302 and logged_in["Location"] == "/wallet/"
+    client.logout()
+    sms.clear()
+    done = client.post("/accounts/password_reset/", {"email": "0123456789"})
+    assert done.status_code == 302
+    assert sms and sms[-1][0] == "+60123456789"
+    link = re.findall(r"https?://\S+/accounts/reset/\S+", sms[-1][1])[0]
+    form = client.get(link.split("testserver", 1)[1], follow=True)
+    assert b"new_password1" in form.content
+    assert not mail.outbox[1:]  # no e-mail for a customer without an address
+
+
+def test_a_reset_for_an_unknown_address_says_the_same_and_sends_nothing(client, corridor, sms):
+    page = client.post("/accounts/password_reset/", {"email": "nobody@example.com"}, follow=True)
+    assert "If an account uses that e-mail address or number" in page.content.decode()
+    assert not mail.outbox and not sms
