@@ -25,6 +25,17 @@ class ConsoleSms:
         sys.stdout.flush()
 
 
+class SmsUnavailable(Exception):
+    """No text-message provider is configured (production without WALLET_SMS_BACKEND)."""
+
+
+class NoSms:
+    """Production's default until a provider is configured: refuses, never prints a code."""
+
+    def send(self, *, to: str, text: str) -> None:
+        raise SmsUnavailable("WALLET_SMS_BACKEND is not configured")
+
+
 class MemorySms:
     """Tests: messages are kept in `outbox` as (to, text)."""
 
@@ -32,6 +43,10 @@ class MemorySms:
 
     def send(self, *, to: str, text: str) -> None:
         MemorySms.outbox.append((to, text))
+
+
+def sms_available() -> bool:
+    return import_string(settings.WALLET_SMS_BACKEND) is not NoSms
 
 
 def sms_send(*, to: str, text: str) -> None:

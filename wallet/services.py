@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -31,9 +32,10 @@ from remittance.models import Customer, NameCheck, Recipient, RemittanceOrder
 from remittance.services import name_checks
 from remittance.services.orders import order_cancel
 from wallet.errors import WalletRefusal
-from wallet.messaging import email_send, sms_send
+from wallet.messaging import SmsUnavailable, email_send, sms_available, sms_send
 from wallet.models import VerificationCode, WalletProfile
 
+logger = logging.getLogger(__name__)
 CORRIDOR = "MY-PK"
 CONSENT_VERSION = "2026-12"
 # Codes cost money and can be abused to flood someone's phone: one a minute, five an hour.
@@ -52,6 +54,11 @@ def customer_sign_up(*, username: str, channel: str, password: str, language: st
     """A new wallet customer: a login named by their e-mail address or E.164 mobile number
     (already normalised by the form), an empty MYR wallet, no KYC record yet, and a code sent
     to prove the address (once the account is committed). Refused if the name is taken."""
+    if channel == WalletProfile.Channel.PHONE and not sms_available():
+        raise WalletRefusal(
+            _("We cannot send text messages right now. Sign up with an e-mail address instead."),
+            field="identifier",
+        )
     customer = _customer_create(
         username=username, channel=channel, password=password, language=language
     )
@@ -120,8 +127,14 @@ def verification_code_send(*, user: User) -> None:
     to = user.get_username()
     if profile.channel == WalletProfile.Channel.EMAIL:
         email_send(to=to, subject=_("Your Remit verification code"), text=text)
-    else:
+        return
+    try:
         sms_send(to=to, text=text)
+    except SmsUnavailable:
+        logger.error("a verification code could not be texted: no SMS provider configured")
+        raise WalletRefusal(
+            _("We cannot send text messages right now. Sign up with an e-mail address instead.")
+        ) from None
 
 
 def verification_code_check(*, user: User, code: str) -> WalletProfile:

@@ -41,3 +41,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# The wallet's codes and reset links never go to the console (a log) in production: e-mail by
+# SMTP (EMAIL_HOST …), text messages only through a configured WALLET_SMS_BACKEND; without
+# one, a customer who signed up with a mobile number is told no message could be sent.
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+WALLET_SMS_BACKEND = env("WALLET_SMS_BACKEND", "wallet.messaging.NoSms")

@@ -564,3 +564,12 @@ def test_a_reset_for_an_unknown_address_says_the_same_and_sends_nothing(client, 
     page = client.post("/accounts/password_reset/", {"email": "nobody@example.com"}, follow=True)
     assert "If an account uses that e-mail address or number" in page.content.decode()
     assert not mail.outbox and not sms
+
+
+def test_without_an_sms_provider_a_mobile_sign_up_is_refused_before_any_account(
+    client, corridor, settings
+):
+    settings.WALLET_SMS_BACKEND = "wallet.messaging.NoSms"  # production's default
+    page = _sign_up(client, "012-345 6789").content.decode()
+    assert "We cannot send text messages right now. Sign up with an e-mail address instead." in page
+    assert not get_user_model().objects.filter(username="+60123456789").exists()
