@@ -30,6 +30,7 @@ import contextlib
 import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -104,6 +105,23 @@ class Stack:
             ],
             "simulator": self._simulator("TMB-PK", SIM_PORT),
             "sender": self._simulator("PARTNER-MY", SENDER_PORT),
+            # the banks' witnesses: a window settles only once both cosigned past its close
+            **{
+                f"witness-{code}": [
+                    py,
+                    "-m",
+                    "partner_sdk.witness",
+                    "--credentials",
+                    str(VAR / "demo" / f"{code}.json"),
+                    "--state-dir",
+                    str(VAR / "witness" / code),
+                    "--interval",
+                    "1",
+                    "--log-level",
+                    "WARNING",
+                ]
+                for code in ("TMB-PK", "PARTNER-MY")
+            },
         }
 
     @staticmethod
@@ -266,22 +284,73 @@ def _kill_celery(stack: Stack, down: float = 4.0) -> float:
 
 
 def _kill_celery_during_window_close(stack: Stack) -> float:
+    from django.utils import timezone
+
+    from config.celery import app
     from settlement.models import SettlementWindow
 
     window = SettlementWindow.objects.filter(status="open").first()
-    if window is not None:
-        subprocess.run(
-            [sys.executable, "manage.py", "shell", "-c", _CLOSE_TASK % window.pk],
-            env=stack.env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
-        time.sleep(0.05)
-    return _kill_celery(stack)
+    if window is None:
+        return time.monotonic()
+    # what window_close_request does, with its task sent to the broker (this process runs
+    # tasks eagerly): the window is `closing` until a worker closes it
+    SettlementWindow.objects.filter(pk=window.pk, status="open").update(
+        status="closing", close_requested_at=timezone.now()
+    )
+    app.send_task("settlement.tasks.close_window", args=[window.pk])
+    time.sleep(0.05)
+    end = _kill_celery(stack)
+    _window_wait(window.pk, "closed_at", end)
+    return end
 
 
-_CLOSE_TASK = "from settlement.tasks import close_window; close_window.delay(%d)"
+WINDOW_RECOVERY: dict[str, float] = {}
+
+
+def _window_wait(window_id: int, stamp: str, since: float) -> None:
+    """Wait (60 s at most) until the window's `stamp` is set; record how long after `since`."""
+    from settlement.models import SettlementWindow
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if SettlementWindow.objects.filter(pk=window_id, **{f"{stamp}__isnull": False}).exists():
+            WINDOW_RECOVERY["s"] = time.monotonic() - since
+            return
+        time.sleep(0.2)
+    WINDOW_RECOVERY["s"] = float("inf")
+
+
+def _kill_celery_during_settlement(stack: Stack) -> float:
+    """Close the current window (in this process), wait for both witnesses to cosign past
+    the close, queue its settlement and kill the worker while it runs."""
+    from django.db import connection
+
+    from settlement.models import SettlementWindow
+    from settlement.services.windows import (
+        WindowNotWitnessed,
+        _window_witnessed_check,
+        window_close,
+    )
+
+    window = SettlementWindow.objects.filter(status="open").first()
+    if window is None:
+        return time.monotonic()
+    window = window_close(window_id=window.pk)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            _window_witnessed_check(SettlementWindow.objects.get(pk=window.pk))
+            break
+        except WindowNotWitnessed:
+            time.sleep(0.5)
+    connection.close()
+    from config.celery import app
+
+    app.send_task("settlement.tasks.settle_window", args=[window.pk, "63.5"])
+    time.sleep(0.1)
+    end = _kill_celery(stack)
+    _window_wait(window.pk, "orders_marked_at", end)
+    return end
 
 
 def _stop_simulator(stack: Stack, down: float = 3.0) -> float:
@@ -324,6 +393,11 @@ def _restart_redis(stack: Stack) -> float:
         check=True,
     )
     return time.monotonic()
+
+
+def _final_count(statuses: dict[str, int]) -> int:
+    """Orders the receiving bank answered to the end (credited, then settled by a window)."""
+    return statuses.get("credited", 0) + statuses.get("settled", 0)
 
 
 def _orders_final(ids: list[str]) -> dict[str, int]:
@@ -387,7 +461,7 @@ def run_scenario(scenario: Scenario, stack: Stack, args: argparse.Namespace) -> 
         with log.lock:
             acked = list(log.acknowledged)
         finals = _orders_final(acked)
-        in_flight = len(acked) - finals.get("credited", 0) + args.clients
+        in_flight = len(acked) - _final_count(finals) + args.clients
         fault_end = scenario.fault(stack)
     for t in threads:
         t.join(600)
@@ -404,10 +478,10 @@ def run_scenario(scenario: Scenario, stack: Stack, args: argparse.Namespace) -> 
             connection.close()
             time.sleep(0.5)
             continue
-        if finals.get("credited", 0) == len(acked):
+        if _final_count(finals) == len(acked):
             break
         time.sleep(0.5)
-    recovery = time.monotonic() - fault_end
+    recovery = max(time.monotonic() - fault_end, WINDOW_RECOVERY.pop("s", 0.0))
     exists = dict(
         RemittanceOrder.objects.filter(pk__in=acked).values_list("id", "status").iterator()
     )
@@ -421,7 +495,7 @@ def run_scenario(scenario: Scenario, stack: Stack, args: argparse.Namespace) -> 
         "in_flight_at_fault": in_flight if scenario.fault else 0,
         "lost": len(lost),
         "duplicated": _duplicates(acked),
-        "not_final": len(acked) - finals.get("credited", 0),
+        "not_final": len(acked) - _final_count(finals),
         "client_errors": dict(log.errors),
         "non_retryable": log.non_retryable,
         "gave_up": len(log.gave_up),
@@ -550,13 +624,20 @@ def main() -> None:
         SECURE_SSL_REDIRECT="false",
         WEBHOOK_ALLOW_PRIVATE_URLS="true",
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/remit_chaos",
+        # a task taken by a killed worker is redelivered after this (default an hour)
+        CELERY_VISIBILITY_TIMEOUT=os.environ.get("CHAOS_VISIBILITY_TIMEOUT", "15"),
+        # beat re-requests a close lost with a killed worker once the window is this old
+        SETTLEMENT_WINDOW_SECONDS="20",
     )
+    shutil.rmtree(VAR / "witness", ignore_errors=True)  # a fresh log: fresh witnesses
+    (VAR / "witness").mkdir()
     stack = Stack(env)
     scenarios = [
         Scenario("baseline (no fault)", None),
         Scenario("kill -9 a gunicorn worker during submits", _kill_web_worker),
         Scenario("kill -9 Celery worker (integration, webhooks)", _kill_celery),
         Scenario("kill -9 Celery worker during a window close", _kill_celery_during_window_close),
+        Scenario("kill -9 Celery worker during a settlement", _kill_celery_during_settlement),
         Scenario("receiving bank's simulator down 3 s", _stop_simulator),
     ]
     if args.with_restarts:

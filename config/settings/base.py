@@ -186,7 +186,12 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
 CELERY_VISIBILITY_TIMEOUT = int(env("CELERY_VISIBILITY_TIMEOUT", "3600") or 3600)
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+    # the sweep that puts such tasks back runs every 10 s (kombu scans only every 10th by
+    # default: a lost task could wait 100 s beyond the timeout)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+        "unacked_restore_throttle": 1,
+    }
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL == "filesystem://":
     CELERY_BROKER_TRANSPORT_OPTIONS = {
