@@ -16,6 +16,7 @@ from typing import Any
 
 from celery import current_app
 from django.apps import apps
+from django.db import transaction
 
 
 def _tasks_modules_load() -> None:
@@ -25,6 +26,13 @@ def _tasks_modules_load() -> None:
         except ModuleNotFoundError as exc:
             if exc.name != f"{app.name}.tasks":
                 raise
+
+
+def task_request_on_commit(name: str, *args: Any) -> None:
+    """`task_request` once the caller's transaction commits (never if it rolls back). A broker
+    that refuses the task then is logged and does not fail the committed change, nor the other
+    commit hooks (each job also has a beat sweep or a retry path)."""
+    transaction.on_commit(lambda: task_request(name, *args), robust=True)
 
 
 def task_request(name: str, *args: Any) -> None:

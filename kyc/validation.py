@@ -165,9 +165,6 @@ def record_data_clean(*, role: str, data: dict[str, Any]) -> dict[str, Any]:
     sender = role == SENDER
     for extra in sorted(set(data) - TOP_FIELDS):
         errors.add(extra, "unknown_field: not part of a KYC record")
-    account = _object(
-        errors, data, "account", required=False, allowed={"type", "identifier", "institution"}
-    )
     clean: dict[str, Any] = {
         "name": _name_clean(errors, data),
         "date_of_birth": _date_of_birth_clean(errors, data, sender=sender),
@@ -176,12 +173,12 @@ def record_data_clean(*, role: str, data: dict[str, Any]) -> dict[str, Any]:
         "address": _address_clean(errors, data, sender=sender),
         "id_documents": _id_documents(errors, data.get("id_documents"), required=sender),
         "phone": _phone(errors, data.get("phone"), required=sender),
-        "account": _account(errors, account) if account else None,
+        "account": _account_clean(errors, data),
         "reference": _text(errors, data, "reference", "reference", required=False, max_length=64),
-        "source_of_funds": _source_of_funds_clean(errors, data),
     }
     for key in ("occupation", "relationship"):
         clean[key] = _text(errors, data, key, key, required=False, max_length=64)
+    clean["source_of_funds"] = _source_of_funds_clean(errors, data)
     if errors.errors:
         raise KycValidationError(errors.errors)
     return {key: value for key, value in clean.items() if value}
@@ -254,6 +251,13 @@ def _address_clean(errors: _Errors, data: dict[str, Any], *, sender: bool) -> di
             "country": _country(errors, address, "country", "address.country", required=True),
         }
     )
+
+
+def _account_clean(errors: _Errors, data: dict[str, Any]) -> dict[str, Any] | None:
+    account = _object(
+        errors, data, "account", required=False, allowed={"type", "identifier", "institution"}
+    )
+    return _account(errors, account) if account else None
 
 
 def _source_of_funds_clean(errors: _Errors, data: dict[str, Any]) -> str | None:

@@ -18,13 +18,13 @@ OPEN_ORDER = (OrderStatus.HELD, OrderStatus.SUBMITTED, OrderStatus.ACCEPTED)
 
 def rescreen_start(*, list_import_id: int) -> RescreenRun:
     """Queue a run (the task starts after commit)."""
-    from core.tasks import task_request
+    from core.tasks import task_request_on_commit
 
     run = RescreenRun.objects.create(
         list_import_id=list_import_id,
         total=KycRecord.objects.filter(erased_at__isnull=True).count(),
     )
-    transaction.on_commit(lambda: task_request("compliance.tasks.rescreen", run.pk), robust=True)
+    task_request_on_commit("compliance.tasks.rescreen", run.pk)
     return run
 
 

@@ -40,7 +40,7 @@ from django.utils import timezone
 from core import events
 from core.errors import Conflict, DomainError
 from core.money import minor_units, money_wire
-from core.tasks import task_request
+from core.tasks import task_request_on_commit
 from institutions.models import Corridor, Institution
 from ledger.models import Account
 from ledger.selectors.log import entry_for_statement
@@ -282,9 +282,7 @@ def window_close_request(*, window_id: int, actor: str = "operator") -> Settleme
         window.save(update_fields=["status", "close_requested_at"])
         logger.info("close of %s requested by %s", window, actor)
     if window.status == W.CLOSING:
-        transaction.on_commit(
-            lambda: task_request("settlement.tasks.close_window", window_id), robust=True
-        )
+        task_request_on_commit("settlement.tasks.close_window", window_id)
     return window
 
 
@@ -636,10 +634,7 @@ def window_settle(
     from settlement.services.liquidity import liquidity_after_settlement
 
     liquidity_after_settlement(limits=list(limits.values()), paid_in=pay_in)
-    transaction.on_commit(
-        lambda: task_request("settlement.tasks.mark_window_orders_settled", window.pk),
-        robust=True,
-    )
+    task_request_on_commit("settlement.tasks.mark_window_orders_settled", window.pk)
     return window
 
 

@@ -8,9 +8,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import transaction
-
-from core.tasks import task_request
+from core.tasks import task_request_on_commit
 from wallet.notices.models import NoticeKind
 
 # The order statuses a customer is told about, and what the notice says.
@@ -20,9 +18,9 @@ ORDER_NOTICES = {"credited": NoticeKind.DELIVERED, "refunded": NoticeKind.REFUND
 def order_status_changed(*, changes: Sequence[tuple[uuid.UUID, str]], **_: Any) -> None:
     order_ids = sorted({str(order_id) for order_id, status in changes if status in ORDER_NOTICES})
     if order_ids:
-        transaction.on_commit(lambda: task_request("wallet.notices_orders_send", order_ids))
+        task_request_on_commit("wallet.notices_orders_send", order_ids)
 
 
 def kyc_status_changed(*, kyc_ref: str, status: str, change_id: int, **_: Any) -> None:
     if status == "needs_info":
-        transaction.on_commit(lambda: task_request("wallet.notice_kyc_send", kyc_ref, change_id))
+        task_request_on_commit("wallet.notice_kyc_send", kyc_ref, change_id)

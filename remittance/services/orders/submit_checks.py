@@ -356,20 +356,14 @@ def _quote_is_theirs(quote: Quote, r: SubmitRequest) -> bool:
 
 def _may_screen(r: SubmitRequest, quote: Quote | None, records: dict[str, Any]) -> bool:
     """The request names its own live quote, its own verified sender and its own beneficiary:
-    the checks before screening that need no running totals."""
-    sender = records.get(r.sender_kyc_ref)
-    beneficiary = records.get(r.beneficiary_kyc_ref)
-    return (
-        quote is not None
-        and _quote_is_theirs(quote, r)
-        and sender is not None
-        and sender.owner_id == r.sending_institution.pk
-        and sender.role == "sender"
-        and sender.status == "verified"
-        and beneficiary is not None
-        and beneficiary.owner_id == r.sending_institution.pk
-        and beneficiary.role == "beneficiary"
-    )
+    the checks before screening that need no running totals (the same rules as `_check`)."""
+    if quote is None or not _quote_is_theirs(quote, r):
+        return False
+    try:
+        _parties(r, records)
+    except DomainError:
+        return False
+    return True
 
 
 def _same_order(order: RemittanceOrder, r: SubmitRequest) -> bool:
