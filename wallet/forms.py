@@ -514,3 +514,17 @@ class CalculatorForm(forms.Form):
         widget=forms.RadioSelect,
         initial="MYR",
     )
+
+
+class TimeZoneForm(forms.Form):
+    time_zone = forms.ChoiceField(
+        label=_("Show times in"),
+        choices=[
+            ("Asia/Kuala_Lumpur", _("Malaysia (MYT)")),
+            ("Asia/Karachi", _("Pakistan (PKT)")),
+            ("Asia/Dubai", _("United Arab Emirates (GST)")),
+            ("Asia/Riyadh", _("Saudi Arabia (AST)")),
+            ("UTC", _("UTC")),
+        ],
+        error_messages={"invalid_choice": _("Choose a time zone from the list.")},
+    )

@@ -315,6 +315,18 @@ def profile_language_set(*, user: User, language: str) -> None:
     profile.save(update_fields=["language"])
 
 
+TIME_ZONES = ("Asia/Kuala_Lumpur", "Asia/Karachi", "Asia/Dubai", "Asia/Riyadh", "UTC")
+
+
+def profile_time_zone_set(*, user: User, time_zone: str) -> None:
+    """The zone the customer's times are shown in (Malaysia's until they choose)."""
+    if time_zone not in TIME_ZONES:
+        raise WalletRefusal(_("Choose a time zone from the list."), field="time_zone")
+    profile = profile_for(user)
+    profile.time_zone = time_zone
+    profile.save(update_fields=["time_zone"])
+
+
 def sessions_end_everywhere(*, user: User) -> None:
     """Every session of this user that logged in before now ends on its next request
     (wallet.middleware.WalletUserMiddleware)."""

@@ -37,7 +37,15 @@ from remittance.services.quotes import quote_create
 from settlement.rates import RateUnavailable
 from wallet import selectors, services
 from wallet.errors import WalletRefusal
-from wallet.forms import CalculatorForm, CodeForm, KycForm, RecipientForm, SendForm, SignUpForm
+from wallet.forms import (
+    CalculatorForm,
+    CodeForm,
+    KycForm,
+    RecipientForm,
+    SendForm,
+    SignUpForm,
+    TimeZoneForm,
+)
 from wallet.models import WalletProfile
 from wallet.references import order_reference
 from wallet.templatetags.wallet_format import money
@@ -657,4 +665,15 @@ def security(request: HttpRequest) -> HttpResponse:
         services.sessions_end_everywhere(user=_user(request))
         messages.success(request, _("You are logged out on every device. Log in again here."))
         return redirect(settings.LOGIN_URL)
-    return render(request, "wallet/security.html", {})
+    profile = _profile(request)
+    zone_form = TimeZoneForm(
+        request.POST if "time_zone" in request.POST else None,
+        initial={"time_zone": profile.time_zone or settings.WALLET_DEFAULT_TIME_ZONE},
+    )
+    if zone_form.is_bound and zone_form.is_valid():
+        services.profile_time_zone_set(
+            user=_user(request), time_zone=zone_form.cleaned_data["time_zone"]
+        )
+        messages.success(request, _("Saved: times are shown in the zone you chose."))
+        return redirect("wallet-security")
+    return render(request, "wallet/security.html", {"zone_form": zone_form})

@@ -78,3 +78,13 @@ def test_times_are_shown_in_malaysia_time_by_default(client, corridor, wallet_cu
     finally:
         timezone.deactivate()
     assert "9:30:00" in rendered and rendered.endswith("MYT")
+
+
+def test_a_customer_chooses_the_zone_their_times_are_shown_in(client, corridor, wallet_customer):
+    assert client.login(username="aisha", password="pw-aisha-123")
+    refused = client.post("/wallet/security", {"time_zone": "Mars/Olympus"}).content.decode()
+    assert "Choose a time zone from the list." in refused
+    client.post("/wallet/security", {"time_zone": "Asia/Karachi"})
+    assert WalletProfile.objects.get(user=wallet_customer.user).time_zone == "Asia/Karachi"
+    page = client.get("/wallet/security").content.decode()
+    assert '<option value="Asia/Karachi" selected>' in page
