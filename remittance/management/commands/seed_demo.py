@@ -233,17 +233,9 @@ class Command(BaseCommand):
         self._wallet_screens()
 
     def _wallet_screens(self) -> None:
-        """Wallet customers that give every screen something to show (wallet/demo.py)."""
-        from remittance.models import Customer
-        from wallet import demo
-
-        if demo.customer_mid_onboarding() is not None:
-            self.stdout.write(
-                "wallet user nadia@example.com / nadia-demo-pass (identity: needs info)"
-            )
-        aisha = Customer.objects.filter(user__username="aisha").first()
-        if aisha is not None and demo.past_transfers(customer=aisha):
-            self.stdout.write("aisha: past transfers submitted (one cancelled and refunded)")
+        """Wallet customers that give every screen something to show: the wallet app's own
+        command (the wallet sits above this app, so it is called by name)."""
+        call_command("seed_wallet_demo", stdout=self.stdout)
 
     def _witnesses(self, demo_dir: Path) -> None:
         """The external banks witness the log (partner_sdk/witness.py): the hub expects their
