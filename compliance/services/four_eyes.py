@@ -480,8 +480,9 @@ def settlement_preview(*, window_id: int, rate: Any) -> list[tuple[str, str]]:
         if value in (None, ""):
             rows.append((f"FX at the {label} rate", "no rate"))
             continue
+        value = format(Decimal(str(value)).normalize(), "f")
         converted = convert_minor(
-            window.send_minor, Decimal(str(value)), from_currency=send, to_currency=recv
+            window.send_minor, Decimal(value), from_currency=send, to_currency=recv
         )
         pnl = converted - window.receive_minor
         rows.append(
