@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate seed lint fmt typecheck bench fuzz clean ci browser-deps
+.PHONY: run test install migrate seed lint fmt typecheck bench fuzz chaos soak clean ci browser-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -77,6 +77,18 @@ bench: install
 # Schemathesis against a live hub on PostgreSQL + Redis (scripts/fuzz_api.py; FUZZ_* to tune).
 fuzz: install
 	$(PY) scripts/fuzz_api.py
+
+# Fault harness (bench/chaos.py): kills and restarts real processes under load on its own
+# database (remit_chaos), Redis db 6 and ports 8710-8712, then checks that nothing was lost,
+# duplicated or rewritten. CHAOS_ARGS=--short for the CI version; --with-restarts adds
+# PostgreSQL and Redis restarts (shared by everything on the machine: off by default).
+chaos: install
+	$(PY) bench/chaos.py $(CHAOS_ARGS)
+
+# Soak (bench/soak.py): orders at a steady rate with the simulator answering, p50/p99 and each
+# process's memory per minute. SOAK_ARGS="--minutes 30 --rate 40".
+soak: install
+	$(PY) bench/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf var/ .pytest_cache

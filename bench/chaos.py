@@ -47,6 +47,7 @@ HUB_PORT, SIM_PORT, SENDER_PORT = 8710, 8711, 8712
 VAR = ROOT / "var" / "chaos"
 REDIS_DB = os.environ.get("CHAOS_REDIS_DB", "6")
 RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
+IDLE_RECONNECT_SECONDS = 1.5
 
 
 # --- processes ------------------------------------------------------------------------------
@@ -221,6 +222,7 @@ class RetryingClient:
     def __init__(self, api_key: str, log: ClientLog, patience: float = 60.0) -> None:
         self.api_key, self.log, self.patience = api_key, log, patience
         self.conn: http.client.HTTPConnection | None = None
+        self.last_used = 0.0
 
     def post(self, path: str, body: dict, key: str) -> tuple[int, dict]:
         data = json.dumps(body, separators=(",", ":")).encode()
@@ -230,6 +232,8 @@ class RetryingClient:
             "idempotency-key": key,
         }
         deadline, pause = time.monotonic() + self.patience, 0.2
+        if time.monotonic() - self.last_used > IDLE_RECONNECT_SECONDS:
+            self._reset()  # gunicorn closes idle keep-alive connections after 2 s
         while True:
             try:
                 if self.conn is None:
@@ -237,6 +241,7 @@ class RetryingClient:
                 self.conn.request("POST", path, body=data, headers=headers)
                 response = self.conn.getresponse()
                 status, raw = response.status, response.read()
+                self.last_used = time.monotonic()
                 if status not in RETRYABLE and not (
                     status == 409 and b"in_flight" in raw.replace(b"-", b"_")
                 ):
@@ -351,6 +356,22 @@ def _kill_celery_during_settlement(stack: Stack) -> float:
     end = _kill_celery(stack)
     _window_wait(window.pk, "orders_marked_at", end)
     return end
+
+
+def _sigterm_web(stack: Stack) -> float:
+    """A deploy: SIGTERM to gunicorn (graceful: in-flight requests finish), then a new one."""
+    stack.stop("web", timeout=40)
+    stack.start("web")
+    _wait_http(HUB_PORT)
+    return time.monotonic()
+
+
+def _sigterm_worker(stack: Stack) -> float:
+    """A deploy: SIGTERM to the Celery worker (warm shutdown: running tasks finish, unstarted
+    ones go back to the queue), then a new one."""
+    stack.stop("worker", timeout=60)
+    stack.start("worker")
+    return time.monotonic()
 
 
 def _stop_simulator(stack: Stack, down: float = 3.0) -> float:
@@ -639,6 +660,8 @@ def main() -> None:
         Scenario("kill -9 Celery worker during a window close", _kill_celery_during_window_close),
         Scenario("kill -9 Celery worker during a settlement", _kill_celery_during_settlement),
         Scenario("receiving bank's simulator down 3 s", _stop_simulator),
+        Scenario("SIGTERM gunicorn (graceful) and restart", _sigterm_web),
+        Scenario("SIGTERM Celery worker (warm) and restart", _sigterm_worker),
     ]
     if args.with_restarts:
         scenarios += [

@@ -13,3 +13,11 @@ access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(
 # REQUEST_URI_MAX_LENGTH (4096) first, with problem JSON (config/middleware.py); keep this
 # limit above that one.
 limit_request_line = 8190
+
+# Graceful shutdown (docs/operations.md "Stopping and crashes"): on SIGTERM the master stops
+# accepting, each worker finishes the requests it holds — a submit batch commits or rolls back
+# as a whole — and exits; after this many seconds the rest are killed (their transactions roll
+# back and the client's retry with the same Idempotency-Key is answered as new or replayed).
+graceful_timeout = 30
+# A worker silent this long is killed and replaced (a stuck request, not a slow batch).
+timeout = 60
