@@ -55,7 +55,9 @@ class Command(BaseCommand):
                 user.set_password(f"{username}-demo-pass")
             user.is_staff, user.is_superuser = True, False
             user.save()
-            user.groups.add(Group.objects.get(name=role))
+            # exactly the role: the older KYC-only `compliance` group (kyc/0003) would give
+            # the officer erasure, which is the MLRO's
+            user.groups.set([Group.objects.get(name=role)])
             if created:
                 self.stdout.write(f"user {username} / {username}-demo-pass ({role})")
 
