@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config import health
@@ -10,7 +10,7 @@ handler403 = "core.problems.handler403"
 handler404 = "core.problems.handler404"
 handler500 = "core.problems.handler500"
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI's init script from its own URL (?script), not inline: CSP allows no inline
     # script (CONTENT_SECURITY_POLICY)
