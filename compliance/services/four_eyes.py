@@ -313,16 +313,20 @@ def proposal_approve(*, proposal_id: int, approver: AbstractBaseUser, note: str 
     actor = f"staff:{approver_ref}"
     try:
         outcome = spec.run(proposal, actor)
-    except DomainError as exc:
+    except Exception as exc:
+        # the service refused (or broke): nothing it does commits half-way, so the proposal
+        # is `failed`, not approved; a DomainError says why, anything else is a bug
+        detail = exc.detail if isinstance(exc, DomainError) else "internal error"
+        code = exc.code if isinstance(exc, DomainError) else type(exc).__name__
         Proposal.objects.filter(pk=proposal.pk).update(
-            status=ProposalStatus.FAILED, outcome=exc.detail[:300]
+            status=ProposalStatus.FAILED, outcome=detail[:300]
         )
         audit_record(
             actor=approver_ref,
             action="proposal.failed",
             object_type="proposal",
             object_ref=proposal.ref,
-            detail={"error": exc.code},
+            detail={"error": code},
         )
         raise
     with transaction.atomic():

@@ -160,3 +160,19 @@ def test_kyc_above_tier_zero_needs_four_eyes(wallet_customer, staff):
     record = KycRecord.objects.get(pk=record.pk)
     assert (record.status, record.tier) == ("verified", 2)
     assert record.status_changes.first().reason.startswith(proposal.ref)
+
+
+def test_a_refused_decision_leaves_the_proposal_failed_and_nothing_moved(held_order, staff):
+    officer, _ = staff("compliance_officer")
+    mlro, _ = staff("mlro")
+    proposal = four_eyes.proposal_create(
+        kind="order_release", target=str(held_order.pk), reason="ok", proposer=officer
+    )
+    from remittance.services.orders import order_hold_decide
+
+    order_hold_decide(order_id=held_order.pk, release=False, actor="staff:x", reason="meanwhile")
+    with pytest.raises(Conflict, match="not held"):
+        four_eyes.proposal_approve(proposal_id=proposal.pk, approver=mlro)
+    proposal.refresh_from_db()
+    assert proposal.status == "failed" and "not held" in proposal.outcome
+    assert proposal.statement_ref is None  # nothing stated on the ledger
