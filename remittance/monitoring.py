@@ -25,6 +25,7 @@ class Candidate:
     currency: str
     sending_institution_id: int
     at: datetime
+    holds: tuple[str, ...] = ()  # why it is held already (screening, liquidity)
 
 
 Judge = Callable[[Sequence[Candidate]], set[int]]

@@ -368,10 +368,13 @@ def batch_judge(candidates: Sequence[Candidate]) -> set[int]:
     indexes of the batch's orders to hold, with an alert written for every order at or over
     a review threshold. Reads nothing when no rule is enabled."""
     rules = rules_enabled()
+    alerts = _screening_alerts([c for c in candidates if "screening" in c.holds])
     if not rules:
+        if alerts:
+            objs_insert(alerts)
         return set()
     verdicts = judge(candidates, rules)
-    alerts = [
+    alerts += [
         Alert(
             ref=new_ref("alr"),
             source=Alert.Source.MONITORING,
@@ -394,6 +397,48 @@ def batch_judge(candidates: Sequence[Candidate]) -> set[int]:
         for c, v in zip(candidates, verdicts, strict=True)
         if v.action == Alert.Action.INTERDICT
     }
+
+
+def _screening_alerts(held: list[Candidate]) -> list[Alert]:
+    """An order held by a screening hit at submit goes to the alerts queue too, naming the
+    hits (one query, only when there is such an order)."""
+    if not held:
+        return []
+    refs = {r for c in held for r in (c.sender_kyc_ref, c.beneficiary_kyc_ref)}
+    hits: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for ref, hit_id, source, reference, score in (
+        ScreeningHit.objects.filter(record__kyc_ref__in=refs)
+        .exclude(status=ScreeningHit.Decision.CLEARED)
+        .values_list("record__kyc_ref", "pk", "entry__source", "entry__reference", "score")
+    ):
+        hits[ref].append(
+            {
+                "rule": "sanctions-list",
+                "version": 0,
+                "typology": "sanctions",
+                "score": int(score),
+                "why": f"screening hit {hit_id}: {source}:{reference} (score {score})",
+            }
+        )
+    return [
+        Alert(
+            ref=new_ref("alr"),
+            source=Alert.Source.SCREENING,
+            action=Alert.Action.INTERDICT,
+            order_id=c.order_id,
+            kyc_ref=c.beneficiary_kyc_ref if hits.get(c.beneficiary_kyc_ref) else c.sender_kyc_ref,
+            typology="sanctions",
+            score=max(
+                (f["score"] for r in (c.sender_kyc_ref, c.beneficiary_kyc_ref) for f in hits[r]),
+                default=0,
+            ),
+            amount_minor=c.amount_minor,
+            currency=c.currency,
+            findings=hits[c.sender_kyc_ref] + hits[c.beneficiary_kyc_ref]
+            or [{"why": "a party is under a screening hold or rejected"}],
+        )
+        for c in held
+    ]
 
 
 def judge(candidates: Sequence[Candidate], rules: list[Rule]) -> list[Verdict]:

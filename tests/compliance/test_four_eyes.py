@@ -44,6 +44,11 @@ def test_held_order_is_released_only_after_a_second_person_with_the_role_approve
     officer, officer_client = staff("compliance_officer")
     _, other_officer = staff("compliance_officer")
     mlro, mlro_client = staff("mlro")
+    from compliance.models import Alert
+
+    alert = Alert.objects.get(order_id=held_order.pk)  # the hold is in the alerts queue too
+    assert (alert.source, alert.action, alert.typology) == ("screening", "interdict", "sanctions")
+    assert "un:" in alert.findings[0]["why"]
 
     form = officer_client.post(
         "/admin/remittance/remittanceorder/",

@@ -158,6 +158,7 @@ def _monitor(accepted: list[Accepted]) -> None:
                 currency=ok.quote.send_currency,
                 sending_institution_id=ok.request.sending_institution.pk,
                 at=now,
+                holds=tuple(ok.hold_reasons),
             )
             for ok in accepted
         ]
