@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Max, Q, Sum
@@ -281,18 +281,17 @@ def rules_enabled() -> list[Rule]:
 
 
 def _histories(
-    party: str, refs: set[str], rules: list[Rule], now: datetime
-) -> dict[tuple[str, str], PartyHistory]:
-    """Each party's counts and sums per window (and structuring bands) in one GROUP BY."""
-    if not refs:
-        return {}
-    column = f"{party}_kyc_ref"
-    aggregates: dict[str, Any] = {}
+    senders: set[str], beneficiaries: set[str], rules: list[Rule], now: datetime
+) -> tuple[dict[tuple[str, str], PartyHistory], dict[tuple[str, str], PartyHistory]]:
+    """Every party's history in one GROUP BY over (sender, beneficiary, currency): counts and
+    sums per window, structuring bands, when each pair last met (fan-in, fan-out). Senders'
+    rows reach back 30 days; a beneficiary's to its first order ("never paid before")."""
+    aggregates: dict[str, Any] = {"last": Max("created_at")}
     for w, span in WINDOWS.items():
         recent = Q(created_at__gte=now - span)
         aggregates[f"c_{w}"] = Count("pk", filter=recent)
         aggregates[f"s_{w}"] = Sum("send_minor", filter=recent)
-    bands = [r for r in rules if r.kind == RuleKind.STRUCTURING] if party == "sender" else []
+    bands = [r for r in rules if r.kind == RuleKind.STRUCTURING]
     for n, rule in enumerate(bands):
         threshold = _minor(rule, "threshold")
         low = threshold * (100 - int(rule.params["band_percent"])) // 100
@@ -305,54 +304,36 @@ def _histories(
                 send_currency=rule.params["currency"],
             ),
         )
-    orders = RemittanceOrder.objects.filter(**{f"{column}__in": refs})
-    if party == "sender":
-        orders = orders.filter(created_at__gte=now - WINDOWS["30d"])
-    # a beneficiary's query reaches back to its first order: "never paid before" needs it
-    rows = orders.values(column, "send_currency").annotate(**aggregates).order_by()
-    out: dict[tuple[str, str], PartyHistory] = {}
-    for row in rows:
-        h = PartyHistory(
-            count={w: row[f"c_{w}"] or 0 for w in WINDOWS},
-            amount={w: row[f"s_{w}"] or 0 for w in WINDOWS},
-            in_band={rule.code: row[f"b_{n}"] or 0 for n, rule in enumerate(bands)},
-            received_before=True,
-        )
-        out[(row[column], row["send_currency"])] = h
-    return out
-
-
-def _pairs(
-    senders: set[str],
-    beneficiaries: set[str],
-    now: datetime,
-    out_s: dict[tuple[str, str], PartyHistory],
-    out_b: dict[tuple[str, str], PartyHistory],
-) -> None:
-    """Who sent to whom, and when last, within 30 days: fan-in and fan-out counterparties."""
     rows = (
         RemittanceOrder.objects.filter(
-            Q(sender_kyc_ref__in=senders) | Q(beneficiary_kyc_ref__in=beneficiaries),
-            created_at__gte=now - WINDOWS["30d"],
+            Q(sender_kyc_ref__in=senders, created_at__gte=now - WINDOWS["30d"])
+            | Q(beneficiary_kyc_ref__in=beneficiaries)
         )
         .values("sender_kyc_ref", "beneficiary_kyc_ref", "send_currency")
-        .annotate(last=Max("created_at"))
+        .annotate(**aggregates)
         .order_by()
     )
-    for row in rows:
-        s, b, cur, last = (
-            row["sender_kyc_ref"],
-            row["beneficiary_kyc_ref"],
-            row["send_currency"],
-            row["last"],
-        )
-        for w, span in WINDOWS.items():
-            if last < now - span:
-                continue
-            if (s, cur) in out_s:
-                out_s[(s, cur)].counterparties[w].add(b)
-            if (b, cur) in out_b:
-                out_b[(b, cur)].counterparties[w].add(s)
+    out_s: dict[tuple[str, str], PartyHistory] = {}
+    out_b: dict[tuple[str, str], PartyHistory] = {}
+    for row in cast(Iterable[dict[str, Any]], rows):
+        s_ref, b_ref, cur = row["sender_kyc_ref"], row["beneficiary_kyc_ref"], row["send_currency"]
+        sides: list[tuple[PartyHistory, str, bool]] = []
+        if s_ref in senders:
+            sides.append((out_s.setdefault((s_ref, cur), PartyHistory()), b_ref, True))
+        if b_ref in beneficiaries:
+            h = out_b.setdefault((b_ref, cur), PartyHistory())
+            h.received_before = True
+            sides.append((h, s_ref, False))
+        for h, other, is_sender in sides:
+            for w, span in WINDOWS.items():
+                h.count[w] += row[f"c_{w}"] or 0
+                h.amount[w] += row[f"s_{w}"] or 0
+                if row["last"] >= now - span:
+                    h.counterparties[w].add(other)
+            if is_sender:
+                for n, rule in enumerate(bands):
+                    h.in_band[rule.code] = h.in_band.get(rule.code, 0) + (row[f"b_{n}"] or 0)
+    return out_s, out_b
 
 
 def _near_miss(refs: set[str]) -> set[str]:
@@ -448,26 +429,13 @@ def judge(candidates: Sequence[Candidate], rules: list[Rule]) -> list[Verdict]:
     kinds = {r.kind for r in rules}
     senders = {c.sender_kyc_ref for c in candidates}
     beneficiaries = {c.beneficiary_kyc_ref for c in candidates}
-    need_s = kinds & {
-        RuleKind.VELOCITY_COUNT,
-        RuleKind.VELOCITY_AMOUNT,
-        RuleKind.STRUCTURING,
-        RuleKind.HISTORY_OUTLIER,
-        RuleKind.FAN_OUT,
-    }
-    need_b = kinds & {
-        RuleKind.VELOCITY_COUNT,
-        RuleKind.VELOCITY_AMOUNT,
-        RuleKind.FAN_IN,
-        RuleKind.NEW_RECIPIENT_LARGE,
-    }
-    hist_s = _histories("sender", senders, rules, now) if need_s else {}
-    hist_b = _histories("beneficiary", beneficiaries, rules, now) if need_b else {}
+    hist_s: dict[tuple[str, str], PartyHistory] = {}
+    hist_b: dict[tuple[str, str], PartyHistory] = {}
+    if kinds - {RuleKind.ROUND_AMOUNT, RuleKind.NEAR_MISS}:  # a rule that reads history
+        hist_s, hist_b = _histories(senders, beneficiaries, rules, now)
     for c in candidates:
         hist_s.setdefault((c.sender_kyc_ref, c.currency), PartyHistory())
         hist_b.setdefault((c.beneficiary_kyc_ref, c.currency), PartyHistory())
-    if kinds & {RuleKind.FAN_IN, RuleKind.FAN_OUT}:
-        _pairs(senders, beneficiaries, now, hist_s, hist_b)
     near = _near_miss(senders | beneficiaries) if RuleKind.NEAR_MISS in kinds else set()
     typologies = {r.typology.code: r.typology for r in rules}
     verdicts: list[Verdict] = []
