@@ -43,8 +43,12 @@ from pathlib import Path
 
 from _common import ROOT, machine, setup_django
 
-HUB_PORT, SIM_PORT, SENDER_PORT = 8710, 8711, 8712
-VAR = ROOT / "var" / "chaos"
+# CHAOS_PORT (first of three), CHAOS_DATABASE and CHAOS_REDIS_DB let CI and a developer run
+# it side by side on one machine.
+HUB_PORT = int(os.environ.get("CHAOS_PORT", "8710"))
+SIM_PORT, SENDER_PORT = HUB_PORT + 1, HUB_PORT + 2
+DATABASE = os.environ.get("CHAOS_DATABASE", "remit_chaos")
+VAR = ROOT / "var" / DATABASE.replace("remit_", "")
 REDIS_DB = os.environ.get("CHAOS_REDIS_DB", "6")
 RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
 IDLE_RECONNECT_SECONDS = 1.5
@@ -622,7 +626,7 @@ def main() -> None:
     os.environ["CELERY_BROKER_URL"] = f"redis://127.0.0.1:6379/{REDIS_DB}"
     os.environ["DEBUG"] = "0"
     os.environ.pop("DATABASE_URL", None)
-    setup_django("remit_chaos")
+    setup_django(DATABASE)
     from django.core.cache import cache
     from django.core.management import call_command
 
@@ -644,7 +648,7 @@ def main() -> None:
         ALLOWED_HOSTS="127.0.0.1",
         SECURE_SSL_REDIRECT="false",
         WEBHOOK_ALLOW_PRIVATE_URLS="true",
-        DATABASE_URL="postgres://postgres@127.0.0.1:5432/remit_chaos",
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
         # a task taken by a killed worker is redelivered after this (default an hour)
         CELERY_VISIBILITY_TIMEOUT=os.environ.get("CHAOS_VISIBILITY_TIMEOUT", "15"),
         # beat re-requests a close lost with a killed worker once the window is this old
