@@ -376,6 +376,8 @@ class ComplianceLimitAdmin(LiquidityLimitAdmin):
                     "amount": str(amount.amount),
                     "currency": obj.currency,
                     "mode": obj.mode,
+                    "on_breach": obj.on_breach,
+                    "alert_percent": obj.alert_percent,
                 },
             )
         except DomainError as exc:

@@ -140,9 +140,11 @@ def _run_limit(proposal: Proposal, actor: str) -> str:
 
     institution = Institution.objects.get(code=proposal.target)
     amount = _limit_amount(proposal.params)
-    kwargs: dict[str, Any] = {}
-    if proposal.params.get("mode"):
-        kwargs["mode"] = proposal.params["mode"]
+    kwargs: dict[str, Any] = {
+        name: proposal.params[name]
+        for name in ("mode", "on_breach", "alert_percent")
+        if proposal.params.get(name) not in (None, "")
+    }
     liquidity_limit_set(institution=institution, amount=amount, **kwargs)
     return f"{institution.code} limit is {amount}"
 

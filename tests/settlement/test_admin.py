@@ -95,14 +95,15 @@ def test_liquidity_limit_admin_shows_usage(ops, checker, corridor):
             "currency": "MYR",
             "mode": "net_debit_cap",
             "amount": "1500.00",  # major units on the form
-            "on_breach": "hold",
+            "on_breach": "refuse",
             "alert_percent": 80,
         },
     )
     assert response.status_code == 302, response.content
     assert not LiquidityLimit.objects.filter(institution=partner).exists()  # proposed only
     approve_latest(checker)
-    assert LiquidityLimit.objects.get(institution=partner).amount_minor == 150_000
+    limit = LiquidityLimit.objects.get(institution=partner)
+    assert (limit.amount_minor, limit.on_breach, limit.alert_percent) == (150_000, "refuse", 80)
     credited_order(corridor, "1300.00")
     page = ops.get("/admin/settlement/liquiditylimit/")
     assert b"86%" in page.content and b"liquidity_not_configured" not in page.content
