@@ -60,7 +60,15 @@ logger = logging.getLogger(__name__)
 INTEGRATOR_LOCK_KEY = 0x6C6564676572
 INTEGRATION_REQUESTED = "ledger:integration-requested"
 # Kinds only the hub writes; a partner-signed statement may not claim them.
-OPERATOR_KINDS = ("ledger.", "institution.", "key.", "corridor.", "settlement.", "kyc.")
+OPERATOR_KINDS = (
+    "ledger.",
+    "institution.",
+    "key.",
+    "corridor.",
+    "settlement.",
+    "kyc.",
+    "compliance.",
+)
 
 
 class InvalidStatement(DomainError):
